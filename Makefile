@@ -1,0 +1,63 @@
+# loopfs: entry points.  The kernel source is never committed: it is Debian's
+# linux-source-6.12 at BASE_VERSION, plus the series in patches/.
+BASE_VERSION := 6.12.117-1~deb12u1
+
+SHELL := /bin/bash
+KSRC  := build/src
+IMAGE := arch/x86/boot/bzImage
+export BASE_VERSION
+export CCACHE_DIR ?= $(HOME)/.cache/loopfs-ccache
+
+# The kernel builds use every core themselves; keep make's own steps ordered.
+.NOTPARALLEL:
+.PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
+	selftests check demo shell clean
+
+all: check
+
+deps:
+	scripts/deps.sh
+
+base: deps
+	scripts/base.sh '$(BASE_VERSION)'
+
+# A git work tree for editing the series; never destroyed once it exists.
+tree: base
+	scripts/tree.sh
+
+# Write build/tree's commits (base..HEAD) back to patches/.
+patches:
+	scripts/patches.sh
+
+src: base
+	scripts/src.sh
+
+kernel-loopfs: src
+	scripts/build-kernel.sh $(KSRC) build/kernel-loopfs \
+		configs/guest.config configs/loopfs-debug.config
+
+kernel-stock: src
+	scripts/build-kernel.sh $(KSRC) build/kernel-stock \
+		configs/guest.config configs/loopfs-off.config
+
+kernels: kernel-loopfs kernel-stock
+
+selftests: src
+	scripts/build-selftests.sh
+
+check: deps base src kernels selftests
+	scripts/check.sh
+
+demo: kernel-loopfs
+	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/demo demo
+
+shell: kernel-loopfs selftests
+	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/shell shell
+
+# Everything generated except build/tree, which may hold unexported work.
+clean:
+	rm -rf build/base build/base.stamp build/base.tmp \
+		build/src build/src.stamp build/src.files build/src.tmp \
+		build/kernel-loopfs build/kernel-stock build/hdr \
+		build/selftests build/results
+	@if [ -d build/tree ]; then echo "clean: kept build/tree (remove it by hand)"; fi

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Install build/src's UAPI headers into build/hdr/usr/include and compile each
+# tools/testing/selftests/loopfs/*.c as its own binary in build/selftests/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=build/src st=build/src/tools/testing/selftests
+[ -d "$src" ] || { echo "selftests: ERROR: no $src; run make src" >&2; exit 1; }
+rm -rf build/selftests
+mkdir -p build/selftests
+shopt -s nullglob
+files=("$st"/loopfs/*.c)
+if [ ! -d "$st/loopfs" ] || [ ${#files[@]} -eq 0 ]; then
+	echo "selftests: no $st/loopfs/*.c; nothing built"
+	exit 0
+fi
+make -s -C "$src" O="$PWD/build/hdr" headers_install
+for f in "${files[@]}"; do
+	bin=build/selftests/$(basename "$f" .c)
+	echo "selftests: CC $bin"
+	# -isystem, as selftests' own KHDR_INCLUDES: the new UAPI headers win.
+	gcc -O2 -Wall -isystem build/hdr/usr/include -I "$st" -pthread \
+		-o "$bin" "$f"
+done

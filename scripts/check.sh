@@ -1,0 +1,44 @@
+#!/bin/bash
+# check.sh: boot kernel-loopfs with suite loopfs and kernel-stock with suite
+# stock, one after the other; print every result, judge each guest log and
+# boot, and end with `N passed, N failed`.  Exits non-zero on any failure or
+# if no test passed.  GUEST_TIMEOUT (seconds, default 1200) bounds each boot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0 tests_passed=0
+count() {  # count < result lines
+	local r n
+	while read -r r n; do
+		echo "$r $n"
+		case $r in
+		PASS) pass=$((pass + 1)) ;;
+		FAIL) fail=$((fail + 1)) ;;
+		SKIP) skip=$((skip + 1)) ;;
+		esac
+	done
+}
+for flavour in loopfs stock; do
+	out=build/results/$flavour
+	scripts/run-guest.sh "build/kernel-$flavour/arch/x86/boot/bzImage" \
+		"$out" "$flavour" "${GUEST_TIMEOUT:-1200}" >&2 || true
+	if [ -f "$out/results.txt" ]; then
+		count < "$out/results.txt"
+		tests_passed=$((tests_passed + $(grep -c '^PASS ' "$out/results.txt" || true)))
+	fi
+	if lc=$(scripts/logcheck.sh "$out/console.log" 2>&1); then
+		count <<< "PASS guest-log/$flavour"
+	else
+		echo "$lc" | sed 's/^/    /'
+		count <<< "FAIL guest-log/$flavour"
+	fi
+	status=$(cat "$out/status" 2>/dev/null || echo "no status")
+	if [ "$status" != "done" ]; then
+		echo "    $status; see $out/console.log"
+		count <<< "FAIL boot/$flavour"
+	fi
+done
+[ $tests_passed -gt 0 ] || echo "check: no test passed"
+[ $fail -eq 0 ] || echo "check: logs in build/results/{loopfs,stock}/ (console.log, logs/NAME.log)"
+echo "$skip skipped"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ] && [ $tests_passed -gt 0 ]

@@ -1,0 +1,462 @@
+# shellcheck shell=bash
+# tests/lib.sh - helpers shared by tests/e2e, tests/regression, tests/bench and
+# tests/demo.sh.  Source it first thing:
+#
+#     . "$(dirname "$0")/../lib.sh"
+#
+# Conventions (set by the guest harness, with fallbacks for a manual run):
+#   cwd / $TMPDIR   a fresh tmpfs scratch directory, private to the test
+#   $PROJECT        the project directory (read-only)
+#   $RESULTS        a writable directory for results
+#   $LOOPCTL        the loopctl tool (tests/tools/loopctl.c), default
+#                   $PROJECT/build/tools/loopctl
+# Exit status: 0 pass, 1 fail, 77 skip.
+#
+# Do not use process substitution <(...) in tests: the guest's devtmpfs has
+# no /dev/fd.
+#
+# Sourcing this file installs an EXIT trap that runs the clean-ups registered
+# with defer (last first) and then checks that the set of loop devices in
+# /sys/block is what it was when the test started: a test that leaves a loop
+# device behind fails ("no device outlives its instance", and hygiene for the
+# tests that run after it in the same boot).
+#
+# Containers: ct_run runs a command in new mount and pid namespaces whose /dev
+# is a fresh tmpfs holding null, zero, ..., a private loopfs instance at
+# /dev/loopfs and the symlink /dev/loop-control -> loopfs/loop-control.
+# Unmodified util-linux (2.38) composes the path /dev/loopN itself after
+# LOOP_CTL_GET_FREE, so a container needs /dev/loopN links to the instance's
+# nodes before losetup/mount opens them: ct_spare plays the part of the
+# container manager's udev rule / helper service, it runs the unmodified
+# `losetup -f` (which makes the instance hold one unbound device) and links
+# every node of the instance as /dev/loopN.  Call it before each
+# `losetup -f --show` or `mount -o loop`.
+
+set -u
+set -o pipefail
+export LC_ALL=C
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LIB_SH=$TESTS_DIR/lib.sh
+PROJECT=${PROJECT:-$(cd "$TESTS_DIR/.." && pwd)}
+LOOPCTL=${LOOPCTL:-$PROJECT/build/tools/loopctl}
+RESULTS=${RESULTS:-}
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+PATH=$PATH:/sbin:/usr/sbin
+export PROJECT LOOPCTL LIB_SH TESTS_DIR TEST_NAME PATH
+
+# ---------------------------------------------------------------- reporting
+
+info() { echo "  .. $*"; }
+ok() { echo "  ok $*"; }
+
+fail() {
+	echo "FAIL: ${TEST_NAME}: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: ${TEST_NAME}: $*"
+	exit 77
+}
+
+# ----------------------------------------------------------------- clean-up
+
+_LIB_DEFER=()
+
+# defer CMD [ARGS...]: run CMD at exit (last registered runs first).
+defer() {
+	_LIB_DEFER+=("$(printf '%q ' "$@")")
+}
+
+_lib_run_deferred() {
+	local i
+	for ((i = ${#_LIB_DEFER[@]} - 1; i >= 0; i--)); do
+		eval "${_LIB_DEFER[i]}" >/dev/null 2>&1 || true
+	done
+	_LIB_DEFER=()
+}
+
+# lines_not_in A B: the lines of A that are not lines of B (no process
+# substitution: the guest's devtmpfs has no /dev/fd)
+lines_not_in() {
+	local -A seen=()
+	local l
+	while IFS= read -r l; do
+		[ -n "$l" ] && seen[$l]=1
+	done <<<"$2"
+	while IFS= read -r l; do
+		[ -n "$l" ] && [ -z "${seen[$l]:-}" ] && echo "$l"
+	done <<<"$1"
+	return 0
+}
+
+# loop_list: the loop devices in /sys/block, one name a line, sorted.
+loop_list() {
+	local d
+	for d in /sys/block/loop*; do
+		[ -e "$d" ] || continue
+		d=${d##*/}
+		[[ $d =~ ^loop[0-9]+$ ]] && echo "$d"
+	done | sort
+}
+
+_lib_on_exit() {
+	local rc=$?
+	trap - EXIT
+	set +e
+	_lib_run_deferred
+	if [ -z "${LIB_IN_CONTAINER:-}" ]; then
+		if [ -n "${_LIB_BASELINE+x}" ] && [ "${LIB_NO_LEAK_CHECK:-}" != 1 ]; then
+			local now t=0
+			# removal at last close may be asynchronous: give it time
+			while now=$(loop_list); [ "$now" != "$_LIB_BASELINE" ] && [ $t -lt 100 ]; do
+				sleep 0.1
+				t=$((t + 1))
+			done
+			if [ "$now" != "$_LIB_BASELINE" ]; then
+				echo "FAIL: ${TEST_NAME}: loop devices differ from the start of the test:" >&2
+				echo "  left over: $(lines_not_in "$now" "$_LIB_BASELINE" | tr '\n' ' ')" >&2
+				echo "  gone: $(lines_not_in "$_LIB_BASELINE" "$now" | tr '\n' ' ')" >&2
+				[ $rc -eq 0 ] && rc=1
+			fi
+		fi
+		[ -n "${_LIB_OWN_SCRATCH:-}" ] && cd / && rm -rf "$_LIB_OWN_SCRATCH"
+		case $rc in
+		0) echo "PASS: ${TEST_NAME}" ;;
+		77) ;;
+		*) echo "FAIL: ${TEST_NAME} (exit $rc)" >&2 ;;
+		esac
+	fi
+	exit $rc
+}
+
+trap _lib_on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --------------------------------------------------------------- scratch dir
+
+if [ -z "${LIB_IN_CONTAINER:-}" ]; then
+	SCRATCH=${SCRATCH:-$PWD}
+	# never write images into the project (a manual run from the repo)
+	case $SCRATCH/ in
+	"$PROJECT"/*) SCRATCH= ;;
+	esac
+	if [ -z "$SCRATCH" ] || [ ! -w "$SCRATCH" ]; then
+		_LIB_OWN_SCRATCH=$(mktemp -d /tmp/loopfs-test.XXXXXX) || fail "mktemp"
+		SCRATCH=$_LIB_OWN_SCRATCH
+	fi
+	cd "$SCRATCH" || fail "cd $SCRATCH"
+	SCRATCH=$PWD
+	export SCRATCH
+	export TMPDIR=${TMPDIR:-$SCRATCH}
+	_LIB_BASELINE=$(loop_list)
+fi
+
+# --------------------------------------------------------------- requirements
+
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs real root"
+}
+
+require_cmds() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "missing tool: $c"
+	done
+}
+
+loopfs_available() {
+	grep -qw loopfs /proc/filesystems
+}
+
+require_loopfs() {
+	loopfs_available || fail "loopfs is not in /proc/filesystems (is this the loopfs kernel?)"
+}
+
+need_loopctl() {
+	[ -x "$LOOPCTL" ] || skip "loopctl tool not built: $LOOPCTL (gcc -O2 -static -o build/tools/loopctl tests/tools/loopctl.c)"
+}
+
+# lctl CONTROL CMD [ARGS]: the loopctl tool; prints a number or errno=NAME.
+lctl() {
+	"$LOOPCTL" "$@"
+}
+
+# ------------------------------------------------------------------ asserts
+
+assert_eq() { # GOT WANT WHAT
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+	ok "$3 ($1)"
+}
+
+assert_ne() { # GOT UNWANTED WHAT
+	[ "$1" != "$2" ] || fail "$3: got '$1', must differ"
+	ok "$3 ($1 != $2)"
+}
+
+assert_num() { # VALUE WHAT
+	[[ $1 =~ ^[0-9]+$ ]] || fail "$2: not a number: '$1'"
+}
+
+assert_exists() { # PATH WHAT
+	[ -e "$1" ] || fail "${2:-$1}: $1 does not exist"
+	ok "${2:-exists}: $1"
+}
+
+assert_absent() { # PATH WHAT
+	if [ -e "$1" ] || [ -L "$1" ]; then
+		fail "${2:-$1}: $1 exists"
+	fi
+	ok "${2:-absent}: $1 absent"
+}
+
+assert_blk() { # PATH WHAT
+	[ -b "$1" ] || fail "${2:-block node}: $1 is not a block device node"
+	ok "${2:-block node}: $1"
+}
+
+# expect_ok WHAT CMD...: CMD must succeed.
+expect_ok() {
+	local what=$1 out
+	shift
+	out=$("$@" 2>&1) || fail "$what: '$*' failed: $out"
+	ok "$what"
+}
+
+# expect_errno ERRNAME WHAT CMD...: CMD (loopctl) must fail printing errno=ERRNAME.
+expect_errno() {
+	local want=$1 what=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc -ne 0 ] || fail "$what: '$*' succeeded (printed '$out'), want errno=$want"
+	case $out in
+	*"errno=$want"*) ok "$what (errno=$want)" ;;
+	*) fail "$what: '$*' failed with '$out', want errno=$want" ;;
+	esac
+}
+
+# expect_fail_msg MESSAGE WHAT CMD...: CMD must fail and say MESSAGE.
+expect_fail_msg() {
+	local want=$1 what=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc -ne 0 ] || fail "$what: '$*' succeeded, want failure '$want'"
+	case $out in
+	*"$want"*) ok "$what ($want)" ;;
+	*) fail "$what: '$*' failed with '$out', want '$want'" ;;
+	esac
+}
+
+# expect_fail WHAT CMD...: CMD must fail (any reason).
+expect_fail() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		fail "$what: '$*' succeeded, want failure: $out"
+	fi
+	ok "$what (${out:-failed})"
+}
+
+# ------------------------------------------------------------------ waiting
+
+# wait_until TIMEOUT_SECONDS CMD...: poll CMD every 0.1 s.
+wait_until() {
+	local t=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		t=$((t - 1))
+		[ $t -gt 0 ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+_absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
+
+# wait_gone PATH [TIMEOUT] / wait_present PATH [TIMEOUT]
+wait_gone() { wait_until "${2:-10}" _absent "$1"; }
+wait_present() { wait_until "${2:-10}" test -e "$1"; }
+
+# ------------------------------------------------------------- loop devices
+
+# loop_sys_exists N: the kernel has device loopN
+loop_sys_exists() { [ -e "/sys/block/loop$1" ]; }
+
+# loop_bound N: loopN is bound to a backing file
+loop_bound() { [ -e "/sys/block/loop$1/loop/backing_file" ]; }
+
+# free_index [START]: a device number not used by any loop device (host or
+# instance), >= START (default 100)
+free_index() {
+	local n=${1:-100}
+	while [ -e "/sys/block/loop$n" ] || [ -e "/dev/loop$n" ]; do
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# loop_devnum N: the "major:minor" device loopN has (the loop driver's
+# minor is N << part_shift, with part_shift from max_part)
+loop_devnum() {
+	local mp shift=0
+	mp=$(cat /sys/module/loop/parameters/max_part 2>/dev/null || echo 0)
+	if [ "${mp:-0}" -gt 0 ]; then
+		while [ $((1 << shift)) -le "$mp" ]; do shift=$((shift + 1)); done
+	fi
+	echo "7:$(($1 << shift))"
+}
+
+# node_devnum PATH: "major:minor" of a device node
+node_devnum() {
+	local t
+	t=$(stat -L -c '%t %T' "$1") || return 1
+	set -- $t
+	echo "$((16#$1)):$((16#$2))"
+}
+
+# num_of_dev /dev/loopN or /dev/loopfs/loopN -> N
+num_of_dev() {
+	local n=${1##*loop}
+	[[ $n =~ ^[0-9]+$ ]] || return 1
+	echo "$n"
+}
+
+# host_loop_control_devnum: "10:237"
+LOOP_CONTROL_DEVNUM=10:237
+
+# ---------------------------------------------------------------- instances
+
+# mount_instance DIR [OPTS]: a new loopfs instance at DIR, unmounted at exit.
+mount_instance() {
+	local dir=$1 opts=${2:-}
+	mkdir -p "$dir" || fail "mkdir $dir"
+	if [ -n "$opts" ]; then
+		mount -t loopfs -o "$opts" none "$dir" || fail "mount -t loopfs -o $opts none $dir failed"
+	else
+		mount -t loopfs none "$dir" || fail "mount -t loopfs none $dir failed"
+	fi
+	defer umount -l "$dir"
+}
+
+# instance_devices DIR: the loopN nodes of an instance, one name a line.
+instance_devices() {
+	local f
+	for f in "$1"/loop*; do
+		[ -e "$f" ] || continue
+		f=${f##*/}
+		[[ $f =~ ^loop[0-9]+$ ]] && echo "$f"
+	done | sort
+}
+
+# ------------------------------------------------------------------- images
+
+# mkimg PATH SIZE_MB
+mkimg() {
+	rm -f "$1"
+	truncate -s "$2M" "$1" || fail "truncate $1"
+}
+
+# mkdata PATH SIZE_KB: random data
+mkdata() {
+	head -c "$(($2 * 1024))" /dev/urandom >"$1" || fail "mkdata $1"
+}
+
+# detach_file IMG: detach host devices bound to IMG (best effort, clean-up)
+detach_file() {
+	local d
+	for d in $(losetup -n -O NAME -j "$1" 2>/dev/null); do
+		[ -b "$d" ] && losetup -d "$d"
+	done
+	return 0
+}
+
+# host_remove_new_devices BASELINE: remove (via the host loop-control) unbound
+# devices that are in /sys/block now and were not in BASELINE (the output of
+# loop_list) and have a node in the host's /dev (i.e. are host devices).
+host_remove_new_devices() {
+	local d n
+	for d in $(lines_not_in "$(loop_list)" "$1"); do
+		n=${d#loop}
+		[ -b "/dev/$d" ] || continue
+		loop_bound "$n" && losetup -d "/dev/$d"
+		if [ -x "$LOOPCTL" ]; then
+			lctl /dev/loop-control remove "$n" >/dev/null 2>&1
+		fi
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- containers
+
+# ct_run [--opts LOOPFS_OPTS] CMD [ARGS...]
+# Runs CMD (a program or an exported shell function) in a "container": new
+# mount and pid namespaces (private propagation, fresh /proc), a tmpfs /dev
+# with a private loopfs instance at /dev/loopfs.  lib.sh is sourced inside,
+# so fail/ok/... work there; the container's exit status is returned.
+ct_run() {
+	local opts=
+	if [ "${1:-}" = --opts ]; then
+		opts=$2
+		shift 2
+	fi
+	CT_LOOPFS_OPTS=$opts LIB_IN_CONTAINER=1 \
+		unshare --mount --pid --fork --kill-child --mount-proc --propagation private \
+		bash -c '. "$LIB_SH" && ct_setup_dev && "$@"' container "$@"
+}
+
+# ct_setup_dev: (inside the container) build /dev
+ct_setup_dev() {
+	mount -t tmpfs -o mode=0755,size=4m ctdev /dev || fail "container: tmpfs on /dev"
+	mknod -m 666 /dev/null c 1 3 &&
+		mknod -m 666 /dev/zero c 1 5 &&
+		mknod -m 666 /dev/full c 1 7 &&
+		mknod -m 666 /dev/random c 1 8 &&
+		mknod -m 666 /dev/urandom c 1 9 &&
+		mknod -m 666 /dev/tty c 5 0 &&
+		ln -s /proc/self/fd /dev/fd &&
+		ln -s /proc/self/fd/0 /dev/stdin &&
+		ln -s /proc/self/fd/1 /dev/stdout &&
+		ln -s /proc/self/fd/2 /dev/stderr &&
+		mkdir /dev/loopfs || fail "container: populating /dev"
+	if [ -n "${CT_LOOPFS_OPTS:-}" ]; then
+		mount -t loopfs -o "$CT_LOOPFS_OPTS" none /dev/loopfs ||
+			fail "container: mount -t loopfs -o $CT_LOOPFS_OPTS none /dev/loopfs"
+	else
+		mount -t loopfs none /dev/loopfs || fail "container: mount -t loopfs none /dev/loopfs"
+	fi
+	ln -s loopfs/loop-control /dev/loop-control || fail "container: /dev/loop-control link"
+	ct_spare
+	return 0
+}
+
+# ct_link: (inside the container) /dev/loopN -> loopfs/loopN for every node of
+# the instance; drop links whose node went away.
+ct_link() {
+	local f n
+	for f in /dev/loopfs/loop*; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		[[ $n =~ ^loop[0-9]+$ ]] || continue
+		[ -L "/dev/$n" ] || ln -s "loopfs/$n" "/dev/$n"
+	done
+	for f in /dev/loop*; do
+		[ -L "$f" ] && [ ! -e "$f" ] && [ "${f##*/}" != loop-control ] && rm -f "$f"
+	done
+	return 0
+}
+
+# ct_spare: (inside the container) have one unbound device ready and linked.
+ct_spare() {
+	losetup -f >/dev/null 2>&1
+	ct_link
+}
+
+# wait_file PATH [TIMEOUT]: wait for a file (synchronisation between the test
+# and its containers through the scratch directory)
+wait_file() {
+	wait_until "${2:-60}" test -e "$1"
+}
