@@ -5,12 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=build/src st=build/src/tools/testing/selftests
 [ -d "$src" ] || { echo "selftests: ERROR: no $src; run make src" >&2; exit 1; }
-rm -rf build/selftests
-mkdir -p build/selftests
+rm -rf build/selftests build/tools
+mkdir -p build/selftests build/tools
+# The shell tests' helper, built against the same headers.
+build_tools() {
+	for f in tests/tools/*.c; do
+		echo "tools: CC build/tools/$(basename "$f" .c)"
+		gcc -O2 -Wall -isystem build/hdr/usr/include \
+			-o "build/tools/$(basename "$f" .c)" "$f"
+	done
+}
 shopt -s nullglob
 files=("$st"/loopfs/*.c)
 if [ ! -d "$st/loopfs" ] || [ ${#files[@]} -eq 0 ]; then
 	echo "selftests: no $st/loopfs/*.c; nothing built"
+	make -s -C "$src" O="$PWD/build/hdr" headers_install
+	build_tools
 	exit 0
 fi
 make -s -C "$src" O="$PWD/build/hdr" headers_install
@@ -21,3 +31,4 @@ for f in "${files[@]}"; do
 	gcc -O2 -Wall -isystem build/hdr/usr/include -I "$st" -pthread \
 		-o "$bin" "$f"
 done
+build_tools

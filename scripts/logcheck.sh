@@ -7,7 +7,7 @@ set -euo pipefail
 log=${1:?usage: logcheck.sh CONSOLE_LOG}
 [ -s "$log" ] || { echo "logcheck: $log is missing or empty"; exit 1; }
 pat='BUG:|WARNING:|KASAN|possible circular locking|possible recursive locking'
-pat+='|inconsistent lock state|lockdep|Kernel panic|Oops|general protection fault'
+pat+='|inconsistent lock state|DEBUG_LOCKS_WARN_ON|Kernel panic|Oops|general protection fault'
 pat+='|list_add corruption|list_del corruption|unreferenced object'
 pat+='|suspected memory leak|INFO: task .* blocked|RCU stall'
 pat+='|rcu_.*detected stall|detected stalls on CPU|UBSAN|refcount_t:'

@@ -36,12 +36,22 @@ set -u
 set -o pipefail
 export LC_ALL=C
 
-TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# (few forks and execs here: on the debug guest kernel under TCG one exec
+# costs seconds)
+TESTS_DIR=${BASH_SOURCE[0]%/*}
+[ "$TESTS_DIR" != "${BASH_SOURCE[0]}" ] || TESTS_DIR=.
+case $TESTS_DIR in
+/*) ;;
+*) TESTS_DIR=$PWD/$TESTS_DIR ;;
+esac
 LIB_SH=$TESTS_DIR/lib.sh
-PROJECT=${PROJECT:-$(cd "$TESTS_DIR/.." && pwd)}
+PROJECT=${PROJECT:-${TESTS_DIR%/*}}
 LOOPCTL=${LOOPCTL:-$PROJECT/build/tools/loopctl}
 RESULTS=${RESULTS:-}
-TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+if [ -z "${TEST_NAME:-}" ]; then
+	TEST_NAME=${0##*/}
+	TEST_NAME=${TEST_NAME%.sh}
+fi
 PATH=$PATH:/sbin:/usr/sbin
 export PROJECT LOOPCTL LIB_SH TESTS_DIR TEST_NAME PATH
 
@@ -91,14 +101,24 @@ lines_not_in() {
 	return 0
 }
 
-# loop_list: the loop devices in /sys/block, one name a line, sorted.
+# loop_list: the loop devices in /sys/block, one name a line (glob order).
 loop_list() {
 	local d
 	for d in /sys/block/loop*; do
-		[ -e "$d" ] || continue
 		d=${d##*/}
 		[[ $d =~ ^loop[0-9]+$ ]] && echo "$d"
-	done | sort
+	done
+	return 0
+}
+
+# loop_list_to VAR: loop_list into VAR, without a subshell
+loop_list_to() {
+	local d l=
+	for d in /sys/block/loop*; do
+		d=${d##*/}
+		[[ $d =~ ^loop[0-9]+$ ]] && l+=$d$'\n'
+	done
+	printf -v "$1" '%s' "${l%$'\n'}"
 }
 
 _lib_on_exit() {
@@ -108,11 +128,10 @@ _lib_on_exit() {
 	_lib_run_deferred
 	if [ -z "${LIB_IN_CONTAINER:-}" ]; then
 		if [ -n "${_LIB_BASELINE+x}" ] && [ "${LIB_NO_LEAK_CHECK:-}" != 1 ]; then
-			local now t=0
+			local now end=$((SECONDS + 11))
 			# removal at last close may be asynchronous: give it time
-			while now=$(loop_list); [ "$now" != "$_LIB_BASELINE" ] && [ $t -lt 100 ]; do
-				sleep 0.1
-				t=$((t + 1))
+			while loop_list_to now; [ "$now" != "$_LIB_BASELINE" ] && [ $SECONDS -lt $end ]; do
+				nap 0.2
 			done
 			if [ "$now" != "$_LIB_BASELINE" ]; then
 				echo "FAIL: ${TEST_NAME}: loop devices differ from the start of the test:" >&2
@@ -151,13 +170,32 @@ if [ -z "${LIB_IN_CONTAINER:-}" ]; then
 	SCRATCH=$PWD
 	export SCRATCH
 	export TMPDIR=${TMPDIR:-$SCRATCH}
-	_LIB_BASELINE=$(loop_list)
+	loop_list_to _LIB_BASELINE
 fi
+
+# nap SECONDS: sleep without starting a process (read -t on a FIFO nobody
+# writes); falls back to sleep(1)
+_LIB_NAP_FD=
+nap() {
+	if [ -z "$_LIB_NAP_FD" ]; then
+		local f=$SCRATCH/.nap.$BASHPID.$RANDOM
+		if mkfifo "$f" 2>/dev/null && exec {_LIB_NAP_FD}<>"$f"; then
+			rm -f "$f"
+		else
+			_LIB_NAP_FD=none
+		fi
+	fi
+	if [ "$_LIB_NAP_FD" = none ]; then
+		sleep "$1"
+	else
+		read -r -t "$1" -u "$_LIB_NAP_FD" _ || true
+	fi
+}
 
 # --------------------------------------------------------------- requirements
 
 require_root() {
-	[ "$(id -u)" = 0 ] || skip "needs real root"
+	[ "$EUID" = 0 ] || skip "needs real root"
 }
 
 require_cmds() {
@@ -263,14 +301,14 @@ expect_fail() {
 
 # ------------------------------------------------------------------ waiting
 
-# wait_until TIMEOUT_SECONDS CMD...: poll CMD every 0.1 s.
+# wait_until TIMEOUT_SECONDS CMD...: poll CMD about every 0.1 s until it
+# succeeds (0) or TIMEOUT_SECONDS of real time have passed (1).
 wait_until() {
-	local t=$(($1 * 10))
+	local end=$((SECONDS + $1 + 1))
 	shift
 	while ! "$@"; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
+		[ $SECONDS -lt $end ] || return 1
+		nap 0.1
 	done
 	return 0
 }
@@ -288,6 +326,21 @@ loop_sys_exists() { [ -e "/sys/block/loop$1" ]; }
 
 # loop_bound N: loopN is bound to a backing file
 loop_bound() { [ -e "/sys/block/loop$1/loop/backing_file" ]; }
+
+# bound_devices_of FILE: the loop devices (loopN, one a line) bound to FILE,
+# read from sysfs.  (losetup -j lists only devices with a node at /dev/loopN
+# in the caller's /dev, so it does not see instance devices from the host.)
+bound_devices_of() {
+	local f l
+	for f in /sys/block/loop*/loop/backing_file; do
+		l=
+		read -r l 2>/dev/null <"$f" || [ -n "$l" ] || continue
+		[ "$l" = "$1" ] || continue
+		f=${f#/sys/block/}
+		echo "${f%%/*}"
+	done
+	return 0
+}
 
 # free_index [START]: a device number not used by any loop device (host or
 # instance), >= START (default 100)
@@ -349,7 +402,8 @@ instance_devices() {
 		[ -e "$f" ] || continue
 		f=${f##*/}
 		[[ $f =~ ^loop[0-9]+$ ]] && echo "$f"
-	done | sort
+	done
+	return 0
 }
 
 # ------------------------------------------------------------------- images
@@ -458,5 +512,5 @@ ct_spare() {
 # wait_file PATH [TIMEOUT]: wait for a file (synchronisation between the test
 # and its containers through the scratch directory)
 wait_file() {
-	wait_until "${2:-60}" test -e "$1"
+	wait_until "${2:-300}" test -e "$1"
 }

@@ -18,11 +18,18 @@
 # it could not run.  All devices it made are removed at the end (lib.sh's
 # leak check fails the run otherwise).
 #
-# Knobs (environment): BENCH_GETFREE_OPS (2000), BENCH_HELD_LEVELS
-# ("1000 4000"), BENCH_ADD_BUDGET_S (60: seconds allowed for adding held
-# devices; a level that would not fit is reported as NA), BENCH_IO_RUNTIME
-# (4 s per fio run), BENCH_IO_SIZE_MB (64), BENCH_ADDERS (4 parallel adders),
-# BENCH_REMOVERS (32 parallel removers: removal waits for RCU grace periods).
+# Where 4000 held devices do not fit the time budget or the memory (the
+# debug kernel under TCG adds about 7 devices a second), both ratios are
+# printed as NA with the reason, and the same 1:4 curve is measured at the
+# largest levels that fit, as getfree_ratio_<N>=...
+#
+# Knobs (environment): BENCH_GETFREE_OPS (2000 calls a round),
+# BENCH_GETFREE_ROUNDS (5, best round counts), BENCH_HELD_LEVELS
+# ("1000 4000"), BENCH_HELD_BUDGET_S (60: seconds for adding and removing the
+# held devices), BENCH_CALIBRATE (40 devices added first to measure their
+# cost), BENCH_IO_RUNTIME (2 s per fio job; 16 jobs), BENCH_IO_SIZE_MB (64),
+# BENCH_ADDERS (4 parallel adders), BENCH_REMOVERS (32 parallel removers:
+# removal waits for RCU grace periods).
 . "$(dirname "$0")/../lib.sh"
 
 cannot_run() {
@@ -38,9 +45,11 @@ done
 loopfs_available || cannot_run "loopfs not in /proc/filesystems"
 
 OPS=${BENCH_GETFREE_OPS:-2000}
+ROUNDS=${BENCH_GETFREE_ROUNDS:-5}
 LEVELS=${BENCH_HELD_LEVELS:-"1000 4000"}
-BUDGET=${BENCH_ADD_BUDGET_S:-60}
-IO_RUNTIME=${BENCH_IO_RUNTIME:-4}
+BUDGET=${BENCH_HELD_BUDGET_S:-60}
+CAL=${BENCH_CALIBRATE:-40}
+IO_RUNTIME=${BENCH_IO_RUNTIME:-2}
 IO_SIZE_MB=${BENCH_IO_SIZE_MB:-64}
 PAR=${BENCH_ADDERS:-4}
 RPAR=${BENCH_REMOVERS:-32}
@@ -100,9 +109,9 @@ top=$(((1 << (20 - shift_bits)) - 64))
 idx=$(free_index "$top")
 out=$(lctl "$BENCH/loop-control" add "$idx") || cannot_run "ADD($idx) on the bench instance: $out"
 
-bench_getfree() { # prints ns/op
+bench_getfree() { # prints ns/op (best of ROUNDS rounds of OPS calls)
 	local o
-	o=$(lctl "$BENCH/loop-control" bench_get_free "$OPS") || return 1
+	o=$(lctl "$BENCH/loop-control" bench_get_free "$OPS" "$ROUNDS") || return 1
 	case $o in
 	*"dev=$idx"*) ;;
 	*) echo "GET_FREE on the bench instance returned another device: $o" >&2; return 1 ;;
@@ -111,64 +120,82 @@ bench_getfree() { # prints ns/op
 	echo "${o%% *}"
 }
 
-base=$(bench_getfree) || cannot_run "GET_FREE benchmark on the instance"
-emit "getfree_ns_0=$base"
-
+# add_held N: add N devices to the holder instance (parallel adders, each on
+# its own range of numbers below the bench device); sets ADD_MS and adds to
+# held / HELD_LIST
 held=0
 next_start=0
-add_ms_per_dev=
-kb_per_dev=
-for level in $LEVELS; do
-	need=$((level - held))
-	if [ $need -le 0 ]; then
-		continue
-	fi
-	elapsed_s=$((($(now_ms) - T0) / 1000))
-	if [ -n "$add_ms_per_dev" ]; then
-		est_s=$((need * add_ms_per_dev / 1000))
-		if [ $((elapsed_s + est_s)) -gt "$BUDGET" ]; then
-			emit "getfree_ratio_$level=NA # adding $need devices would take ~${est_s}s, over BENCH_ADD_BUDGET_S=$BUDGET"
-			continue
-		fi
-		est_kb=$((need * kb_per_dev))
-		if [ $(($(mem_avail_kb) - est_kb)) -lt 262144 ]; then
-			emit "getfree_ratio_$level=NA # $need more devices need ~$((est_kb / 1024)) MiB, not available"
-			continue
-		fi
-	fi
-	mem0=$(mem_avail_kb)
+add_held() {
+	local need=$1 per p cnt pid pids=() addfail=0 got errs t
 	t=$(now_ms)
 	per=$(((need + PAR - 1) / PAR))
-	pids=()
 	for ((p = 0; p < PAR; p++)); do
 		cnt=$per
-		[ $((p * per + cnt)) -le $need ] || cnt=$((need - p * per))
+		[ $((p * per + cnt)) -le "$need" ] || cnt=$((need - p * per))
 		[ $cnt -gt 0 ] || continue
-		lctl "$HOLD/loop-control" add_many "$cnt" $((next_start + p * per)) >"$SCRATCH/added.$p" 2>"$SCRATCH/added.$p.err" &
+		lctl "$HOLD/loop-control" add_many "$cnt" $((next_start + p * per)) \
+			>"$SCRATCH/added.$p" 2>"$SCRATCH/added.$p.err" &
 		pids+=($!)
 	done
-	addfail=0
 	for pid in "${pids[@]}"; do
 		wait "$pid" || addfail=1
 	done
 	cat "$SCRATCH"/added.[0-9]* | grep -E '^[0-9]+$' >>"$HELD_LIST"
 	errs=$(cat "$SCRATCH"/added.[0-9]* | grep errno= | sort -u | tr '\n' ' ')
 	rm -f "$SCRATCH"/added.*
-	dt=$(($(now_ms) - t))
+	ADD_MS=$(($(now_ms) - t))
 	got=$(($(wc -l <"$HELD_LIST") - held))
 	held=$((held + got))
 	next_start=$((next_start + PAR * per))
 	[ $got -gt 0 ] || cannot_run "could not add any device to the holder instance: $errs"
-	add_ms_per_dev=$(((dt + got - 1) / got))
-	kb_per_dev=$(((mem0 - $(mem_avail_kb)) / got))
-	[ $kb_per_dev -gt 0 ] || kb_per_dev=1
-	emit "held_add_ms_$level=$dt held_kb_per_dev=$kb_per_dev"
-	if [ $addfail -ne 0 ]; then
-		emit "# adding to the holder instance stopped at $held devices: $errs"
-	fi
+	[ $addfail -eq 0 ] || emit "# adding to the holder instance stopped at $held devices: $errs"
+	return 0
+}
+
+base=$(bench_getfree) || cannot_run "GET_FREE benchmark on the instance"
+emit "getfree_ns_0=$base"
+
+# calibrate: the cost (time, memory) of a held device on this kernel, to
+# scale the levels down where 4000 would not fit the time budget (a debug
+# kernel under TCG) or the memory
+max_level=0
+for level in $LEVELS; do
+	[ "$level" -gt "$max_level" ] && max_level=$level
+done
+mem0=$(mem_avail_kb)
+add_held "$CAL"
+ms_per_dev=$(((ADD_MS + held - 1) / held))
+kb_per_dev=$(((mem0 - $(mem_avail_kb)) / held))
+[ $kb_per_dev -gt 64 ] || kb_per_dev=64
+emit "held_add_ms_per_dev=$ms_per_dev held_kb_per_dev=$kb_per_dev (from $held devices)"
+# adding and removing: removal measured at about 1.2 times the adding
+fit_time=$((BUDGET * 1000 * 10 / (ms_per_dev * 22 + 1)))
+fit_mem=$((($(mem_avail_kb) - 262144) / kb_per_dev + held))
+fit=$max_level
+[ "$fit_time" -lt "$fit" ] && fit=$fit_time
+[ "$fit_mem" -lt "$fit" ] && fit=$fit_mem
+levels=$LEVELS
+if [ $fit -lt $max_level ]; then
+	for level in $LEVELS; do
+		emit "getfree_ratio_$level=NA # $max_level held devices do not fit (time budget ${BUDGET}s: ~$fit_time devices; memory: ~$fit_mem devices)"
+	done
+	levels=
+	prev=0
+	for level in $LEVELS; do
+		l=$((level * fit / max_level))
+		[ $l -ge "$CAL" ] || l=$CAL
+		[ $l -gt $prev ] || continue
+		levels+=" $l"
+		prev=$l
+	done
+	emit "# scaled levels:$levels"
+fi
+
+for level in $levels; do
+	[ "$level" -le $held ] || add_held $((level - held))
 	r=$(bench_getfree) || cannot_run "GET_FREE benchmark with $held held"
 	emit "getfree_ns_$level=$r held=$held"
-	if [ $held -eq $level ]; then
+	if [ $held -eq "$level" ]; then
 		emit "getfree_ratio_$level=$(ratio "$r" "$base")"
 	else
 		emit "getfree_ratio_$level=$(ratio "$r" "$base") # only $held held"
@@ -188,33 +215,37 @@ defer losetup -d "$IDEV"
 HDEV=$(losetup -f --show "$IMG") || cannot_run "host losetup -f --show"
 defer losetup -d "$HDEV"
 
-fio_iops() { # DEV RW -> IOPS
-	local o
-	o=$(fio --name=smoke --filename="$1" --rw="$2" --bs=4k --direct=1 \
-		--ioengine=psync --size="${IO_SIZE_MB}M" --runtime="$IO_RUNTIME" \
-		--time_based --norandommap --thread \
-		--output-format=terse --terse-version=3 2>"$SCRATCH/fio.err") || {
-		cat "$SCRATCH/fio.err" >&2
-		return 1
-	}
-	# terse v3: field 8 read IOPS, field 49 write IOPS
-	echo "$o" | awk -F';' -v rw="$2" '$1 == "3" {
-		if (rw ~ /read/) print $8; else print $49 }' | tail -n1
+# One fio process runs all the jobs one after the other (stonewall): exec is
+# expensive on the debug kernel.  Each workload runs on each device twice,
+# in the order instance, host, host, instance; the better run counts.
+JOBS=$SCRATCH/smoke.fio
+{
+	printf '[global]\nbs=4k\ndirect=1\nioengine=psync\nsize=%sM\nruntime=%s\n' "$IO_SIZE_MB" "$IO_RUNTIME"
+	printf 'time_based\nnorandommap\nthread\nstonewall\n'
+	for rw in read write randread randwrite; do
+		k=0
+		for who in inst host host inst; do
+			k=$((k + 1))
+			dev=$IDEV
+			[ "$who" = host ] && dev=$HDEV
+			printf '[%s-%s-%s]\nrw=%s\nfilename=%s\n' "$who" "$rw" "$k" "$rw" "$dev"
+		done
+	done
+} >"$JOBS"
+fio --output-format=terse --terse-version=3 "$JOBS" >fio.out 2>fio.err ||
+	{ cat fio.err >&2; cannot_run "fio"; }
+# terse v3: field 3 job name, field 8 read IOPS, field 49 write IOPS
+iops() { # WHO RW: the best IOPS of WHO's RW jobs
+	awk -F';' -v w="$1" -v rw="$2" '$1 == "3" && index($3, w "-" rw "-") == 1 {
+		v = (rw ~ /read/) ? $8 : $49; if (v > best) best = v; n++ }
+		END { if (n) print best }' fio.out
 }
-
-first=inst
 for wl in read:seq_read write:seq_write randread:rand_read randwrite:rand_write; do
 	rw=${wl%%:*}
 	name=${wl#*:}
-	if [ $first = inst ]; then
-		i=$(fio_iops "$IDEV" "$rw") || cannot_run "fio $rw on $IDEV"
-		h=$(fio_iops "$HDEV" "$rw") || cannot_run "fio $rw on $HDEV"
-		first=host
-	else
-		h=$(fio_iops "$HDEV" "$rw") || cannot_run "fio $rw on $HDEV"
-		i=$(fio_iops "$IDEV" "$rw") || cannot_run "fio $rw on $IDEV"
-		first=inst
-	fi
+	i=$(iops inst "$rw")
+	h=$(iops host "$rw")
+	[ -n "$i" ] && [ -n "$h" ] || { cat fio.out >&2; cannot_run "no fio result for $rw"; }
 	emit "io_iops_${name}_instance=$i io_iops_${name}_host=$h"
 	emit "io_ratio_$name=$(ratio "$i" "$h")"
 done

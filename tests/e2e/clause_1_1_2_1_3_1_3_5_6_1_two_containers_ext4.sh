@@ -72,6 +72,7 @@ ct_side() {
 
 	info "[$me] /dev/loopfs: $(ls /dev/loopfs | tr '\n' ' ')"
 	assert_blk "/dev/loopfs/loop$n" "[$me] own device listed"
+	assert_eq "$(instance_devices /dev/loopfs | tr '\n' ' ')" "loop$n " "[$me] /dev/loopfs lists exactly its one device"
 	assert_absent "/dev/loopfs/loop$on" "[$me] the other container's device"
 	assert_absent "/dev/loop$on" "[$me] the other container's device in /dev"
 	ls /dev/loopfs | grep -qx "loop$on" && fail "[$me] ls /dev/loopfs lists loop$on"
@@ -104,17 +105,16 @@ defer kill "$pid_a" "$pid_b"
 
 both_ready() { [ -e a.ready ] && [ -e b.ready ]; }
 either_died() { ! kill -0 "$pid_a" 2>/dev/null || ! kill -0 "$pid_b" 2>/dev/null; }
-t=0
+end=$((SECONDS + 600))
 until both_ready; do
 	if either_died && ! both_ready; then
-		sleep 0.5
+		nap 0.5
 		both_ready && break
 		cat a.log b.log
 		fail "a container exited before getting ready"
 	fi
-	t=$((t + 1))
-	[ $t -lt 1200 ] || { cat a.log b.log; fail "containers not ready after 120 s"; }
-	sleep 0.1
+	[ $SECONDS -lt $end ] || { cat a.log b.log; fail "containers not ready after 600 s"; }
+	nap 0.1
 done
 
 na=$(cat a.num)

@@ -34,7 +34,7 @@ assert_absent "$B/loop$f" "and not in b"
 
 # the instance outlives its first mount while the bind mount remains
 umount "$A" || fail "umount a"
-sleep 0.5
+nap 0.5
 loop_sys_exists "$na" || fail "loop$na removed while the bind mount a2 holds the instance"
 assert_blk "$A2/loop$na" "a2 still shows loop$na after a's umount"
 umount "$A2" || fail "umount a2"
@@ -52,7 +52,7 @@ exec 5<>"$C/loop-control" || fail "open c/loop-control"
 defer close5
 umount -l "$C" || fail "umount -l c"
 mountpoint -q "$C" && fail "c still mounted"
-sleep 0.5
+nap 0.5
 loop_sys_exists "$nc" || fail "loop$nc removed while an open loop-control keeps the instance"
 ok "open loop-control keeps the instance (loop$nc exists)"
 # the open file still is that instance's loop-control

@@ -34,39 +34,51 @@ assert_absent "$A/loop$n" "node of unbound loop$n after rm"
 wait_gone "/sys/block/loop$n" 2 || fail "unbound loop$n still in /sys/block 2 s after its unlink"
 ok "unbound loop$n removed at once"
 
+# backing files live on their own small tmpfs mounts: a umount of that
+# tmpfs succeeds only once no loop device holds the file any more
+backing_mount() {
+	mkdir -p "$1"
+	mount -t tmpfs -o size=64m "bk-$1" "$1" || fail "tmpfs $1"
+	defer umount -l "$1"
+}
+
 # --- 2. bound, not open: detached, then removed at once
-mkimg img2 8
+backing_mount bk2
+mkimg bk2/img2 8
 n=$(new_dev)
-losetup "$A/loop$n" img2 || fail "losetup $A/loop$n img2"
-bound_to "$n" "$SCRATCH/img2" || fail "loop$n not bound to img2"
+losetup "$A/loop$n" bk2/img2 || fail "losetup $A/loop$n img2"
+bound_to "$n" "$SCRATCH/bk2/img2" || fail "loop$n not bound to img2"
 rm "$A/loop$n" || fail "rm $A/loop$n (bound)"
 assert_absent "$A/loop$n" "node of bound loop$n after rm"
 wait_gone "/sys/block/loop$n" 2 || fail "bound, closed loop$n still in /sys/block 2 s after its unlink"
 ok "bound loop$n detached and removed at once"
-assert_eq "$(losetup -n -O NAME -j img2 | wc -l)" 0 "nothing bound to img2 any more"
+assert_eq "$(bound_devices_of "$SCRATCH/bk2/img2")" "" "nothing bound to img2 any more"
+umount bk2 || fail "the backing file img2 is still held (its tmpfs cannot be unmounted)"
+ok "backing file img2 released"
 
 # --- 3. bound and open: the opener goes on using it; removed at last close
-mkimg img3 8
+backing_mount bk3
+mkimg bk3/img3 8
 mkdata pat1 1024
 mkdata pat2 1024
-dd if=pat1 of=img3 conv=notrunc status=none || fail "dd pat1"
+dd if=pat1 of=bk3/img3 conv=notrunc status=none || fail "dd pat1"
 n=$(new_dev)
-losetup "$A/loop$n" img3 || fail "losetup $A/loop$n img3"
+losetup "$A/loop$n" bk3/img3 || fail "losetup $A/loop$n img3"
 close3() { exec 3<&-; }
 exec 3<>"$A/loop$n" || fail "open $A/loop$n"
 defer close3
 rm "$A/loop$n" || fail "rm $A/loop$n (bound and open)"
 assert_absent "$A/loop$n" "node of open loop$n after rm"
-sleep 0.5
+nap 0.5
 loop_sys_exists "$n" || fail "open loop$n was removed while still open"
-bound_to "$n" "$SCRATCH/img3" || fail "open loop$n was detached while still open"
+bound_to "$n" "$SCRATCH/bk3/img3" || fail "open loop$n was detached while still open"
 ok "open loop$n still exists and is bound after its unlink"
 # read the first MiB through the open descriptor, write the second
 dd bs=64k count=16 iflag=fullblock status=none <&3 >got1 || fail "read through the open fd"
 cmp pat1 got1 || fail "data read through the open fd differs"
 ok "opener reads the device after its unlink"
 dd if=pat2 bs=64k count=16 iflag=fullblock conv=fsync status=none >&3 || fail "write through the open fd"
-dd if=img3 bs=64k skip=16 count=16 status=none | cmp - pat2 || fail "data written through the open fd is not in the backing file"
+dd if=bk3/img3 bs=64k skip=16 count=16 status=none | cmp - pat2 || fail "data written through the open fd is not in the backing file"
 ok "opener writes the device after its unlink"
 new=$(lctl "$CTL" get_free)
 assert_num "$new" "GET_FREE while loop$n is open and unlinked"
@@ -74,7 +86,9 @@ assert_ne "$new" "$n" "GET_FREE does not hand out the unlinked device"
 close3
 wait_gone "/sys/block/loop$n" 10 || fail "loop$n still in /sys/block after its last close"
 ok "loop$n removed at its last close"
-assert_eq "$(losetup -n -O NAME -j img3 | wc -l)" 0 "nothing bound to img3 any more"
+assert_eq "$(bound_devices_of "$SCRATCH/bk3/img3")" "" "nothing bound to img3 any more"
+umount bk3 || fail "the backing file img3 is still held (its tmpfs cannot be unmounted)"
+ok "backing file img3 released"
 rm "$A/loop$new" || fail "rm $A/loop$new"
 wait_gone "/sys/block/loop$new" 5 || fail "loop$new not removed"
 
@@ -89,9 +103,9 @@ mount "$A/loop$n" m4 || fail "mount $A/loop$n"
 defer umount m4
 rm "$A/loop$n" || fail "rm $A/loop$n (mounted)"
 assert_absent "$A/loop$n" "node of mounted loop$n after rm"
-sleep 0.5
+nap 0.5
 loop_sys_exists "$n" || fail "loop$n removed while its ext4 is mounted"
-cp d4 m4/d4 && sync || fail "write to the ext4 after the unlink"
+{ cp d4 m4/d4 && sync; } || fail "write to the ext4 after the unlink"
 echo 3 >/proc/sys/vm/drop_caches
 cmp d4 m4/d4 || fail "read back from the ext4 after the unlink"
 ok "ext4 on unlinked loop$n still works"

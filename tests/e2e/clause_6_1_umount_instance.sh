@@ -14,25 +14,32 @@ need_loopctl
 A=$SCRATCH/a
 mount_instance "$A"
 CTL=$A/loop-control
-mkimg fs.img 32
-mkimg bound.img 8
+# the backing files live on their own tmpfs mounts: a umount of that tmpfs
+# succeeds only once no loop device holds the file any more
+for b in bkf bkb; do
+	mkdir -p $b
+	mount -t tmpfs -o size=64m "$b" $b || fail "tmpfs $b"
+	defer umount -l "$SCRATCH/$b"
+done
+mkimg bkf/fs.img 32
+mkimg bkb/bound.img 8
 mkdata d1 1024
 mkdata d2 1024
 
 # device 1: holds a mounted ext4
 n1=$(lctl "$CTL" get_free)
 assert_num "$n1" "GET_FREE"
-losetup "$A/loop$n1" fs.img || fail "losetup $A/loop$n1 fs.img"
+losetup "$A/loop$n1" bkf/fs.img || fail "losetup $A/loop$n1 fs.img"
 mkfs.ext4 -q "$A/loop$n1" || fail "mkfs.ext4"
 mkdir -p m
 mount "$A/loop$n1" m || fail "mount $A/loop$n1 m"
 defer umount m
-cp d1 m/d1 && sync || fail "write d1"
+{ cp d1 m/d1 && sync; } || fail "write d1"
 # device 2: bound, not open
 n2=$(lctl "$CTL" get_free)
 assert_num "$n2" "GET_FREE (2)"
 assert_ne "$n2" "$n1" "second device"
-losetup "$A/loop$n2" bound.img || fail "losetup $A/loop$n2 bound.img"
+losetup "$A/loop$n2" bkb/bound.img || fail "losetup $A/loop$n2 bound.img"
 # device 3: unbound
 n3=$(lctl "$CTL" get_free)
 assert_num "$n3" "GET_FREE (3)"
@@ -46,25 +53,29 @@ wait_gone "/sys/block/loop$n3" 5 || fail "unbound loop$n3 not removed with its i
 ok "unbound loop$n3 removed with the instance"
 wait_gone "/sys/block/loop$n2" 5 || fail "bound, closed loop$n2 not removed with its instance"
 ok "bound loop$n2 detached and removed with the instance"
-assert_eq "$(losetup -n -O NAME -j bound.img | wc -l)" 0 "nothing bound to bound.img"
+assert_eq "$(bound_devices_of "$SCRATCH/bkb/bound.img")" "" "nothing bound to bound.img"
+umount bkb || fail "bound.img still held after its device went (its tmpfs cannot be unmounted)"
+ok "backing file bound.img released"
 
-sleep 0.5
+nap 0.5
 loop_sys_exists "$n1" || fail "loop$n1 removed while its ext4 is still mounted"
 ok "loop$n1 (mounted ext4) still exists"
 cmp d1 m/d1 || fail "reading the ext4 after the instance's umount"
-cp d2 m/d2 && sync || fail "writing the ext4 after the instance's umount"
+{ cp d2 m/d2 && sync; } || fail "writing the ext4 after the instance's umount"
 echo 3 >/proc/sys/vm/drop_caches
-cmp d1 m/d1 && cmp d2 m/d2 || fail "read back after the instance's umount"
+{ cmp d1 m/d1 && cmp d2 m/d2; } || fail "read back after the instance's umount"
 ok "ext4 readable and writable after the instance's umount"
 
 umount m || fail "umount of the ext4"
 wait_gone "/sys/block/loop$n1" 10 || fail "loop$n1 still in /sys/block after its ext4 was unmounted"
 ok "loop$n1 removed at the ext4's umount"
-assert_eq "$(losetup -n -O NAME -j fs.img | wc -l)" 0 "nothing bound to fs.img"
-e2fsck -fn fs.img >fsck.out 2>&1 || { cat fsck.out; fail "e2fsck -fn fs.img"; }
+assert_eq "$(bound_devices_of "$SCRATCH/bkf/fs.img")" "" "nothing bound to fs.img"
+e2fsck -fn bkf/fs.img >fsck.out 2>&1 || { cat fsck.out; fail "e2fsck -fn fs.img"; }
 ok "e2fsck -fn fs.img clean"
-debugfs -R 'cat /d2' fs.img 2>/dev/null | cmp - d2 || fail "debugfs: d2 in fs.img differs"
+debugfs -R 'cat /d2' bkf/fs.img 2>/dev/null | cmp - d2 || fail "debugfs: d2 in fs.img differs"
 ok "data written after the instance's umount is in the image"
+umount bkf || fail "fs.img still held after its device went (its tmpfs cannot be unmounted)"
+ok "backing file fs.img released"
 
 # indexes released: the numbers can be added again (here through the host)
 for n in "$n1" "$n2" "$n3"; do

@@ -18,7 +18,7 @@ assert_eq "$(sfdisk -d img | grep -c 'start=')" 2 "two partitions in the image"
 # --- without -P: no partitions, BLKRRPART refused
 dev=$(losetup -f --show img) || fail "losetup -f --show img"
 n=$(num_of_dev "$dev")
-sleep 0.2
+nap 0.2
 assert_absent "${dev}p1" "no partition node without -P"
 assert_absent "/sys/block/loop$n/loop${n}p1" "no sysfs partition without -P"
 expect_fail "blockdev --rereadpt without PARTSCAN" blockdev --rereadpt "$dev"
