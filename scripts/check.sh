@@ -2,7 +2,7 @@
 # check.sh: boot kernel-loopfs with suite loopfs and kernel-stock with suite
 # stock, one after the other; print every result, judge each guest log and
 # boot, and end with `N passed, N failed`.  Exits non-zero on any failure or
-# if no test passed.  GUEST_TIMEOUT (seconds, default 1200) bounds each boot.
+# if no test passed.  GUEST_TIMEOUT (seconds, default 2400) bounds each boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pass=0 fail=0 skip=0 tests_passed=0
@@ -20,7 +20,7 @@ count() {  # count < result lines
 for flavour in loopfs stock; do
 	out=build/results/$flavour
 	scripts/run-guest.sh "build/kernel-$flavour/arch/x86/boot/bzImage" \
-		"$out" "$flavour" "${GUEST_TIMEOUT:-1200}" >&2 || true
+		"$out" "$flavour" "${GUEST_TIMEOUT:-2400}" >&2 || true
 	if [ -f "$out/results.txt" ]; then
 		count < "$out/results.txt"
 		tests_passed=$((tests_passed + $(grep -c '^PASS ' "$out/results.txt" || true)))

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 1200
 # The demo of `make demo` (run in the guest on the loopfs kernel, as root):
 # two containers, each with a private loopfs instance in its own /dev, run the
 # unmodified losetup -f --show, mkfs.ext4, mount / mount -o loop, write and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clauses: 1.1 (each mount is a new, private instance), 2.1 (GET_FREE
 # on the instance's loop-control gives a device of that instance only), 3.1
 # (unmodified losetup, mkfs.ext4, mount -o loop, mount, e2fsck work on

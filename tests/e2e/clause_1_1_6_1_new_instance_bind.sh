@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clauses: 1.1 (every mount -t loopfs makes a new, empty instance;
 # only bind mounts of it and open files on it share it), 6.1 (the instance
 # ends when its last mount and its last open file are gone; then its devices

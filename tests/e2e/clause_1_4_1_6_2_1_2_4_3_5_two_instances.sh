@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clauses: 2.1 (GET_FREE on an instance's loop-control returns a
 # device of that instance only, reusing its unbound device), 2.4 (the host's
 # /dev/loop-control never hands out, reuses or removes instance devices), 3.5

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 1.4: the instance root holds loop-control (a character device
 # with the host's /dev/loop-control number) and one block node loopN per device;
 # nothing else can be created in it: create, mkdir, mknod, symlink, link and

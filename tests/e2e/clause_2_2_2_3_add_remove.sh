@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clauses: 2.2 (LOOP_CTL_ADD(n) on an instance adds device n to it;
 # EEXIST where n is taken anywhere), 2.3 (LOOP_CTL_REMOVE(n) removes a device
 # of the instance, EBUSY where bound or open; a device of the host or of

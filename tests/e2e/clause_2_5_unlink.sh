@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 2.5: unlinking DIR/loopN removes that device: at once when
 # nothing holds it open (a bound device is detached first), otherwise at its
 # last close (AUTOCLEAR-like); a mounted filesystem holds its device open;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 3.1: an instance device is a real loop device: losetup,
 # mount, mkfs, fsck, blockdev and sfdisk work unmodified on its node through
 # any path to it: the node itself, a bind mount of it, a symlink to it, and

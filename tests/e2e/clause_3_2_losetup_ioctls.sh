@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 3.2 (as real root; the full ioctl set is covered by the
 # kselftests): the loop ioctls util-linux uses behave on an instance device
 # exactly as on a host device.  The same sequence of unmodified losetup

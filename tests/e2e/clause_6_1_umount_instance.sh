@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 6.1: when an instance ends (its last mount and open file
 # gone) every device of it is removed: at once where nothing holds it open
 # (bound ones detached first), otherwise at its last close; a mounted

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 900
 # Contract clause 7.1 (loopfs-on side): with CONFIG_BLK_DEV_LOOPFS=y the
 # filesystem type loopfs is registered (nodev) and mountable, and the loop
 # driver is still there (/dev/loop-control).  The loopfs-off side is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 600
 # Contract clauses 7.1 / 7.2: stock /dev/loop-control: LOOP_CTL_GET_FREE
 # returns an unbound device (the same one until it is bound), LOOP_CTL_ADD(n)
 # creates device n with a node in /dev (EEXIST when taken), LOOP_CTL_REMOVE(n)

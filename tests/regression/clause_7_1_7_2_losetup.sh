@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 600
 # Contract clauses 7.1 (loopfs compiled out: stock loop behaviour) and 7.2
 # (loopfs compiled in, no instance mounted: host loop behaviour unchanged).
 # Stock loop through unmodified util-linux on the host's /dev:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 600
 # Contract clauses 7.1 / 7.2: stock partition handling on host loop devices.
 # losetup -P on an image with a two-partition (sfdisk) table gives
 # /dev/loopNp1 and p2, /sys/block/loopN/loopNp1 and p2 and the right sizes in

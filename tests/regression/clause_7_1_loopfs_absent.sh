@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 600
 # Contract clause 7.1: with CONFIG_BLK_DEV_LOOPFS=n the loopfs code is not
 # compiled at all: no loopfs in /proc/filesystems, mount -t loopfs fails
 # (ENODEV: unknown filesystem type), and the stock loop driver is there.
