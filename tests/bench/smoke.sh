@@ -27,8 +27,9 @@
 # Knobs (environment): BENCH_GETFREE_OPS (2000 calls a round),
 # BENCH_GETFREE_ROUNDS (5, best round counts), BENCH_HELD_LEVELS
 # ("1000 4000"), BENCH_HELD_BUDGET_S (40: seconds for adding and removing the
-# held devices), BENCH_CALIBRATE (40 devices added first to measure their
-# cost), BENCH_IO_RUNTIME (2 s per fio job; 16 jobs), BENCH_IO_SIZE_MB (64),
+# held devices), BENCH_CALIBRATE (20 devices added first to measure their
+# cost), BENCH_IO_RUNTIME (3 s per fio job), BENCH_IO_REPEAT (1 run per
+# workload and device; 2 halves the noise), BENCH_IO_SIZE_MB (64),
 # BENCH_ADDERS (4 parallel adders), BENCH_REMOVERS (32 parallel removers:
 # removal waits for RCU grace periods).
 . "$(dirname "$0")/../lib.sh"
@@ -49,8 +50,9 @@ OPS=${BENCH_GETFREE_OPS:-2000}
 ROUNDS=${BENCH_GETFREE_ROUNDS:-5}
 LEVELS=${BENCH_HELD_LEVELS:-"1000 4000"}
 BUDGET=${BENCH_HELD_BUDGET_S:-40}
-CAL=${BENCH_CALIBRATE:-40}
-IO_RUNTIME=${BENCH_IO_RUNTIME:-2}
+CAL=${BENCH_CALIBRATE:-20}
+IO_RUNTIME=${BENCH_IO_RUNTIME:-3}
+IO_REPEAT=${BENCH_IO_REPEAT:-1}
 IO_SIZE_MB=${BENCH_IO_SIZE_MB:-64}
 PAR=${BENCH_ADDERS:-4}
 RPAR=${BENCH_REMOVERS:-32}
@@ -195,6 +197,9 @@ if [ $fit -lt $max_level ]; then
 	for level in $LEVELS; do
 		emit "getfree_ratio_$level=NA # $max_level held devices do not fit (time budget ${BUDGET}s: ~$fit_time devices; memory: ~$fit_mem devices)"
 	done
+	# keep the curve's shape: the largest level at least 4 times the
+	# calibration count, the others scaled from it
+	[ "$fit" -ge $((4 * CAL)) ] || fit=$((4 * CAL))
 	levels=
 	prev=0
 	for level in $LEVELS; do
@@ -235,15 +240,19 @@ HDEV=$(losetup -f --show "$IMG") || cannot_run "host losetup -f --show"
 defer losetup -d "$HDEV"
 
 # One fio process runs all the jobs one after the other (stonewall): exec is
-# expensive on the debug kernel.  Each workload runs on each device twice,
-# in the order instance, host, host, instance; the better run counts.
+# expensive on the debug kernel.  Each workload runs BENCH_IO_REPEAT times
+# on each device, alternating which goes first; the best run counts.
 JOBS=$SCRATCH/smoke.fio
 {
 	printf '[global]\nbs=4k\ndirect=1\nioengine=psync\nsize=%sM\nruntime=%s\n' "$IO_SIZE_MB" "$IO_RUNTIME"
 	printf 'time_based\nnorandommap\nthread\nstonewall\n'
+	order=
+	for ((k = 0; k < IO_REPEAT; k++)); do
+		if [ $((k % 2)) -eq 0 ]; then order+=" inst host"; else order+=" host inst"; fi
+	done
 	for rw in read write randread randwrite; do
 		k=0
-		for who in inst host host inst; do
+		for who in $order; do
 			k=$((k + 1))
 			dev=$IDEV
 			[ "$who" = host ] && dev=$HDEV
