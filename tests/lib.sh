@@ -265,15 +265,9 @@ expect_ok() {
 
 # expect_errno ERRNAME WHAT CMD...: CMD (loopctl) must fail printing errno=ERRNAME.
 expect_errno() {
-	local want=$1 what=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || fail "$what: '$*' succeeded (printed '$out'), want errno=$want"
-	case $out in
-	*"errno=$want"*) ok "$what (errno=$want)" ;;
-	*) fail "$what: '$*' failed with '$out', want errno=$want" ;;
-	esac
+	local want=$1
+	shift
+	expect_fail_msg "errno=$want" "$@"
 }
 
 # expect_fail_msg MESSAGE WHAT CMD...: CMD must fail and say MESSAGE.
