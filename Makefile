@@ -11,7 +11,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/loopfs-ccache
 # The kernel builds use every core themselves; keep make's own steps ordered.
 .NOTPARALLEL:
 .PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
-	selftests check demo shell clean
+	selftests check demo shell one clean
 
 all: check
 
@@ -53,6 +53,16 @@ demo: kernel-loopfs
 
 shell: kernel-loopfs selftests
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/shell shell
+
+# One test in one boot of the loopfs kernel, as it is (no rebuild):
+#   make one T=tests/e2e/NAME.sh   or   make one T=build/selftests/BINARY
+# KERNEL=stock boots the loopfs-off kernel instead.
+one:
+	@test -n "$(T)" || { echo "usage: make one T=path [KERNEL=stock]"; exit 2; }
+	scripts/run-guest.sh build/kernel-$(or $(KERNEL),loopfs)/$(IMAGE) \
+		build/results/one-$(notdir $(basename $(T))) one=$(T) $(or $(TIMEOUT),1800)
+	@cat build/results/one-$(notdir $(basename $(T)))/results.txt
+	scripts/logcheck.sh build/results/one-$(notdir $(basename $(T)))/console.log
 
 # Everything generated except build/tree, which may hold unexported work.
 clean:
