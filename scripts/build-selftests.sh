@@ -32,3 +32,24 @@ for f in "${files[@]}"; do
 		-o "$bin" "$f"
 done
 build_tools
+
+# Robustness tools (tests/tools/loopfs-*.c, some threaded) and the loopfs
+# sample, which lives in the series once it is there (build/src/samples) and
+# in scratch/samples until then.
+build_loopfs_extras() {
+	local f src
+	for f in tests/tools/loopfs-*.c; do
+		echo "tools: CC build/tools/$(basename "$f" .c)"
+		gcc -O2 -Wall -isystem build/hdr/usr/include -pthread \
+			-o "build/tools/$(basename "$f" .c)" "$f"
+	done
+	src=build/src/samples/loopfs/loopfs-sandbox.c
+	[ -f "$src" ] || src=scratch/samples/loopfs/loopfs-sandbox.c
+	if [ -f "$src" ]; then
+		mkdir -p build/samples
+		echo "samples: CC build/samples/loopfs-sandbox ($src)"
+		gcc -O2 -Wall -isystem build/hdr/usr/include \
+			-o build/samples/loopfs-sandbox "$src"
+	fi
+}
+build_loopfs_extras
