@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 420
+# timeout: 360
 # Contract clause 6.1: an instance's end releases what it held.  Many
 # create-use-destroy cycles of detached instances (tests/tools/loopfs-cycles:
 # mostly instance-only cycles, every 100th a full one with a device bound to
@@ -7,9 +7,12 @@
 # the slab caches where they were.  Before and after: drop the page cache,
 # dentries and inodes, shrink every slab cache (which also empties KASAN's
 # quarantine for it), wait for RCU frees, read /proc/slabinfo and
-# /proc/meminfo.  A cache that grew by more than 64 + CYCLES/20 objects, or
-# Slab in /proc/meminfo growing by more than 4 MiB, fails the test (a leak
-# of one object per cycle is CYCLES objects).  The issue asks for 10,000
+# /proc/meminfo.  A cache whose active objects grew by more than
+# 64 + CYCLES/20 + 2 slabs' worth of objects (objects free in a CPU's slab
+# count as active in /proc/slabinfo), or Slab in /proc/meminfo growing by
+# more than 4 MiB, fails the test: a leak of one object per cycle is CYCLES
+# objects.  Leaks of unreferenced objects in the full cycles are kmemleak's
+# to find (the harness scans at the end of the boot).  The issue asks for 10,000
 # cycles; the tool stops at its time budget and says how many it did.
 . "$(dirname "$0")/../lib.sh"
 
@@ -21,10 +24,10 @@ CYCLES_BIN=$PROJECT/build/tools/loopfs-cycles
 
 CYCLES=${LOOPFS_CYCLES:-10000}
 FULL_EVERY=${LOOPFS_CYCLES_FULL_EVERY:-100}
-BUDGET=${LOOPFS_CYCLES_BUDGET:-200}
+BUDGET=${LOOPFS_CYCLES_BUDGET:-120}
 
 settle() {
-	local f
+	local f s=$SECONDS
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	for f in /sys/kernel/slab/*/shrink; do
@@ -35,14 +38,17 @@ settle() {
 	for f in /sys/kernel/slab/*/shrink; do
 		echo 1 >"$f" 2>/dev/null
 	done
+	info "caches dropped and slabs shrunk in $((SECONDS - s)) s"
 }
 
 # snapshot ARRAY: active objects per cache, plus meminfo's Slab and MemFree (kB)
 snapshot() {
 	local -n _s=$1
-	local name active rest k v u
-	while read -r name active rest; do
-		[[ $active =~ ^[0-9]+$ ]] && _s[$name]=$active
+	local name active num size per rest k v u
+	while read -r name active num size per rest; do
+		[[ $active =~ ^[0-9]+$ ]] || continue
+		_s[$name]=$active
+		SLAB_PER[$name]=$per
 	done </proc/slabinfo
 	while read -r k v u; do
 		case $k in
@@ -51,14 +57,26 @@ snapshot() {
 	done </proc/meminfo
 }
 
-declare -A A B
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+
+declare -A A B SLAB_PER
 settle
 snapshot A
 "$CYCLES_BIN" "$CYCLES" "$FULL_EVERY" "$BUDGET" >cycles.out 2>&1
 rc=$?
-cat cycles.out
+show cycles.out
 [ $rc -eq 0 ] || fail "loopfs-cycles exited $rc"
-line=$(grep '^cycles: [0-9]* of' cycles.out) || fail "no summary from loopfs-cycles"
+line=
+while IFS= read -r l; do
+	[[ $l =~ ^cycles:\ [0-9]+\ of ]] && line=$l
+done <cycles.out
+[ -n "$line" ] || fail "no summary from loopfs-cycles"
 done_n=${line#cycles: }
 done_n=${done_n%% *}
 assert_num "$done_n" "cycles done"
@@ -68,22 +86,20 @@ settle
 snapshot B
 
 echo "  .. meminfo before/after (kB): Slab ${A[Slab]} -> ${B[Slab]}, SUnreclaim ${A[SUnreclaim]} -> ${B[SUnreclaim]}, MemFree ${A[MemFree]} -> ${B[MemFree]}"
-tol=$((64 + done_n / 20))
 bad=
-report=
+echo "  .. slab caches whose active objects changed by more than 16 (before -> after, tolerance):"
 for c in "${!B[@]}"; do
 	case $c in Slab | MemFree | SUnreclaim) continue ;; esac
 	d=$((B[$c] - ${A[$c]:-0}))
-	[ $d -gt 16 ] || [ $d -lt -16 ] && report+="$c ${A[$c]:-0}->${B[$c]} ($d)"$'\n'
-	[ $d -gt $tol ] && bad+="$c +$d "
+	tol=$((64 + done_n / 20 + 2 * ${SLAB_PER[$c]:-0}))
+	[ $d -gt 16 ] || [ $d -lt -16 ] && echo "    $c ${A[$c]:-0} -> ${B[$c]} ($d, tolerance $tol)"
+	[ $d -gt $tol ] && bad+="$c +$d (tolerance $tol) "
 done
-echo "  .. slab caches that changed by more than 16 objects:"
-sort <<<"$report" | sed -n 's/^./    &/p'
 for c in kmalloc-64 kmalloc-128 kmalloc-256 kmalloc-512 kmalloc-1k dentry inode_cache filp mnt_cache kernfs_node_cache; do
 	[ -n "${A[$c]:-}" ] && echo "    $c: ${A[$c]} -> ${B[$c]}"
 done
-[ -z "$bad" ] || fail "slab caches grew past $tol objects over $done_n cycles: $bad"
-ok "no slab cache grew by more than $tol objects"
+[ -z "$bad" ] || fail "slab caches grew past their tolerance over $done_n cycles: $bad"
+ok "no slab cache grew past its tolerance ($((64 + done_n / 20)) + 2 slabs)"
 slab_d=$((B[Slab] - A[Slab]))
 [ $slab_d -le 4096 ] || fail "Slab grew by $slab_d kB over $done_n cycles"
 ok "Slab grew by $slab_d kB (at most 4096)"

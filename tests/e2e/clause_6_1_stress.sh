@@ -16,19 +16,36 @@ STRESS=$PROJECT/build/tools/loopfs-stress
 [ -x "$STRESS" ] || skip "not built: $STRESS (scripts/build-selftests.sh)"
 [ -w /proc/sys/user/max_loop_devices ] || fail "no /proc/sys/user/max_loop_devices"
 
-SECS=${LOOPFS_STRESS_SECONDS:-45}
-before=$(cat /proc/sys/user/max_loop_devices)
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+# line_of FILE REGEX: the last line of FILE matching REGEX
+line_of() {
+	local l r=
+	while IFS= read -r l; do
+		[[ $l =~ $2 ]] && r=$l
+	done <"$1"
+	[ -n "$r" ] && printf '%s\n' "$r"
+}
+
+SECS=${LOOPFS_STRESS_SECONDS:-40}
+read -r before </proc/sys/user/max_loop_devices
 "$STRESS" "$SECS" 3 >stress.out 2>&1
 rc=$?
-cat stress.out
+show stress.out
 [ $rc -eq 0 ] || fail "loopfs-stress exited $rc"
-line=$(grep '^stress: .* write+fsync+read back' stress.out) || fail "no summary from loopfs-stress"
+line=$(line_of stress.out '^stress: .* write\+fsync\+read back') || fail "no summary from loopfs-stress"
 io=${line##*read back }
 io=${io%% *}
 assert_num "$io" "I/O rounds"
 [ "$io" -ge 5 ] || fail "only $io I/O rounds in $SECS s"
 ok "$io write+fsync+read back rounds without a mismatch"
-rec=$(sed -n 's/.*instances recycled \([0-9]*\).*/\1/p' stress.out)
+rec=$(line_of stress.out 'instances recycled [0-9]+')
+rec=${rec##*instances recycled }
 assert_num "$rec" "instances recycled"
 [ "$rec" -ge 5 ] || fail "only $rec instances recycled"
 ok "$rec instances torn down under the threads"
@@ -39,8 +56,9 @@ ok "no loop device left over"
 
 "$STRESS" --limit-check 3 >limit.out 2>&1
 rc=$?
-cat limit.out
+show limit.out
 [ $rc -eq 0 ] || fail "limit check failed: a charge was not given back (or the limit does not hold)"
-grep -q 'max_loop_devices=3: 3 adds succeeded, then ENOSPC' limit.out || fail "limit check output"
+line_of limit.out 'max_loop_devices=3: 3 adds succeeded, then ENOSPC' >/dev/null || fail "limit check output"
 ok "max_loop_devices=3: exactly 3 adds in a fresh instance, then ENOSPC"
-assert_eq "$(cat /proc/sys/user/max_loop_devices)" "$before" "max_loop_devices restored"
+read -r after </proc/sys/user/max_loop_devices
+assert_eq "$after" "$before" "max_loop_devices restored"

@@ -7,7 +7,8 @@
  *
  * In a private mount namespace it makes a detached instance
  * (fsopen/fsmount), adds three devices: A bound to EXT4_IMAGE (an ext4
- * made by the caller), B bound to RAW_FILE, C left unbound.  It mounts the
+ * made by the caller), B bound to RAW_FILE (created, 4 MiB, if it does not
+ * exist), C left unbound.  It mounts the
  * ext4 from A through /proc/self/fd/N, copies DATA into it as /data, fsyncs
  * and syncfs()es it, and then writes "A B C FA FB MNT" to READY (the device
  * numbers, the fds it holds A and B open on, and the ext4's mount point in
@@ -57,9 +58,11 @@ int main(int argc, char **argv)
 	if (ctl < 0)
 		xfail("open loop-control");
 	img = open(argv[1], O_RDWR | O_CLOEXEC);
-	raw = open(argv[2], O_RDWR | O_CLOEXEC);
+	raw = open(argv[2], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (img < 0 || raw < 0)
 		xfail("open backing files");
+	if (lseek(raw, 0, SEEK_END) == 0 && ftruncate(raw, 4 << 20))
+		xfail("size RAW_FILE");
 
 	a = ioctl(ctl, LOOP_CTL_GET_FREE);
 	if (a < 0)

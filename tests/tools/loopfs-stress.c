@@ -19,9 +19,11 @@
  *	at the start.  Prints the operation counts; exits 1 on a data mismatch
  *	or a leftover device, 0 otherwise.
  *
- *   loopfs-stress --limit-check K
+ *   loopfs-stress --limit-check K [INDEX...]
  *	Sets /proc/sys/user/max_loop_devices to K (restored afterwards), and in
- *	a fresh detached instance adds devices until the limit stops it: exactly
+ *	a fresh detached instance adds devices until the limit stops it, first
+ *	the INDEXes given (each must be free: LOOP_CTL_ADD(INDEX) succeeds),
+ *	then free indexes from 100 up: exactly
  *	K adds must succeed and the next one fail with ENOSPC; with all K bound,
  *	LOOP_CTL_GET_FREE must fail with ENOSPC too.  Fewer than K means a
  *	charge of real root's was not given back (devices of this uid in other
@@ -284,7 +286,7 @@ static void *recycler(void *arg)
 	return NULL;
 }
 
-static int limit_check(int k)
+static int limit_check(int k, char **idx, int nidx)
 {
 	long saved = lt_read_long(LT_MAX_LOOP_SYSCTL);
 	int mfd, ctl, n = 0, nr, bad = 0, devs[64], ndev = 0, i, err = 0;
@@ -303,6 +305,17 @@ static int limit_check(int k)
 		lt_die("limit: new instance: %s", strerror(-mfd));
 	}
 	ctl = lt_open_ctl(mfd);
+	for (i = 0; ctl >= 0 && i < nidx && n < k; i++) {
+		nr = atoi(idx[i]);
+		if (ioctl(ctl, LOOP_CTL_ADD, nr) == nr) {
+			printf("limit: index %d is free: added\n", nr);
+			devs[ndev++] = nr;
+			n++;
+		} else {
+			printf("limit: FAIL: index %d not free: LOOP_CTL_ADD: %m\n", nr);
+			bad++;
+		}
+	}
 	for (nr = 100; ctl >= 0 && n <= k && nr < 100000; nr++) {
 		int r = ioctl(ctl, LOOP_CTL_ADD, nr);
 
@@ -365,10 +378,10 @@ int main(int argc, char **argv)
 	uint64_t rs = 42;
 	double t0, end;
 
-	if (argc == 3 && !strcmp(argv[1], "--limit-check"))
-		return limit_check(atoi(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "--limit-check"))
+		return limit_check(atoi(argv[2]), argv + 3, argc - 3);
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SECONDS [THREADS] | --limit-check K\n", argv[0]);
+		fprintf(stderr, "usage: %s SECONDS [THREADS] | --limit-check K [INDEX...]\n", argv[0]);
 		return 2;
 	}
 	secs = atoi(argv[1]);
