@@ -1,0 +1,224 @@
+#!/bin/bash
+# timeout: 900
+# Benchmark (not pass/fail on its figures): the cost of isolation (contract
+# 4.1, 4.2) for a container while many devices of other instances exist.
+#
+# A container (own user, network and mount namespaces, its own sysfs on
+# /sys, an instance of its own holding one device) lists /sys/block and
+# reads /proc/partitions (and /proc/diskstats) OPS times a round, best of
+# ROUNDS rounds (tests/tools/isobench.c, in C), first with no foreign device,
+# then while M devices belong to another instance (one the host's root
+# mounted: owned by the initial user namespace, hidden from the container).
+# It prints
+#
+#   bench: isolation_sysfs_ratio=X isolation_proc_ratio=Y (M foreign devices)
+#
+# X, Y: time per listing / reading with M foreign devices over the time
+# without (1.0 = the foreign devices cost nothing; the aim is 1.5 at most
+# for M=4000).  The entries and lines counted in each phase are printed too:
+# with isolation the container lists as many entries with M foreign devices
+# as without.  (The foreign devices are unbound, i.e. of size 0, which
+# /proc/partitions skips even for their owner; /proc/diskstats lists them
+# and is measured as isolation_diskstats_ratio.)
+#
+# Adding a device takes 100-300 ms on the debug kernel under TCG: M is the
+# largest number that fits BENCH_ISO_BUDGET_S (110) seconds for adding and
+# removing them, at most BENCH_ISO_FOREIGN (4000).  The add cost is measured
+# first (BENCH_ISO_CALIBRATE devices, one adder, timed in C) and printed as
+# isolation_add_ms_per_dev, with the bulk add rate, so the 4000 figure can
+# be extrapolated.
+#
+# Knobs (environment): BENCH_ISO_OPS (100), BENCH_ISO_ROUNDS (3),
+# BENCH_ISO_FOREIGN (4000), BENCH_ISO_BUDGET_S (110), BENCH_ISO_CALIBRATE
+# (20), BENCH_ADDERS (4 parallel adders), BENCH_REMOVERS (32).
+# Output goes to stdout and to $RESULTS/bench-isolation.txt; exit 0 when it
+# ran, 1 when it could not.
+. "$(dirname "$0")/../lib.sh"
+
+cannot_run() {
+	echo "BENCH: cannot run: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || cannot_run "needs root"
+for c in unshare split; do
+	command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
+done
+[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
+ISOBENCH=${ISOBENCH:-$PROJECT/build/tools/isobench}
+[ -x "$ISOBENCH" ] || cannot_run "isobench tool not built: $ISOBENCH"
+loopfs_available || cannot_run "loopfs not in /proc/filesystems"
+export ISOBENCH
+
+OPS=${BENCH_ISO_OPS:-100}
+ROUNDS=${BENCH_ISO_ROUNDS:-3}
+WANT=${BENCH_ISO_FOREIGN:-4000}
+BUDGET=${BENCH_ISO_BUDGET_S:-110}
+CAL=${BENCH_ISO_CALIBRATE:-20}
+PAR=${BENCH_ADDERS:-4}
+RPAR=${BENCH_REMOVERS:-32}
+export OPS ROUNDS
+
+OUT=
+if [ -n "${RESULTS:-}" ] && [ -d "$RESULTS" ] && [ -w "$RESULTS" ]; then
+	OUT=$RESULTS/bench-isolation.txt
+	: >"$OUT"
+fi
+emit() {
+	echo "$*"
+	[ -z "$OUT" ] || echo "$*" >>"$OUT"
+}
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+mem_avail_kb() {
+	local k v _
+	while read -r k v _; do
+		[ "$k" = MemAvailable: ] && { echo "$v"; return; }
+	done </proc/meminfo
+	echo 0
+}
+ratio() { # A B: A/B with 3 decimals, or NA
+	local a=${1%%.*} b=${2%%.*} r
+	[[ $a =~ ^[0-9]+$ ]] && [[ $b =~ ^[0-9]+$ ]] && [ "$b" -gt 0 ] || { echo NA; return; }
+	r=$(((a * 1000 + b / 2) / b))
+	printf '%d.%03d' $((r / 1000)) $((r % 1000))
+}
+# field FILE PATH KEY: KEY=VALUE of PATH's line in isobench output FILE
+field() {
+	local p rest kv
+	while read -r p rest; do
+		[ "$p" = "$2" ] || continue
+		for kv in $rest; do
+			[ "${kv%%=*}" = "$3" ] && { echo "${kv#*=}"; return 0; }
+		done
+	done <"$1"
+	echo NA
+}
+
+T0=$(now_ms)
+emit "# loopfs isolation bench: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
+
+# ------------------------------------------------------------ the container
+ct_bench() {
+	mount -t sysfs sysfs /sys || fail "[container] mount -t sysfs sysfs /sys"
+	mount -t loopfs none "$SCRATCH/own" || fail "[container] mount -t loopfs"
+	lctl "$SCRATCH/own/loop-control" get_free >"$SCRATCH/own.num" || fail "[container] GET_FREE"
+	"$ISOBENCH" read "$OPS" "$ROUNDS" /sys/block /proc/partitions /proc/diskstats \
+		>"$SCRATCH/base.out" || fail "[container] isobench, no foreign devices"
+	touch "$SCRATCH/base.done"
+	wait_file "$SCRATCH/foreign.ready" 1200 || fail "[container] foreign devices never ready"
+	"$ISOBENCH" read "$OPS" "$ROUNDS" /sys/block /proc/partitions /proc/diskstats \
+		>"$SCRATCH/foreign.out" || fail "[container] isobench, foreign devices"
+	touch "$SCRATCH/foreign.done"
+}
+export -f ct_bench
+
+# ------------------------------------------------------------------- host
+HOLD=$SCRATCH/hold
+mount_instance "$HOLD"
+mkdir -p own
+HELD_LIST=$SCRATCH/held.list
+: >"$HELD_LIST"
+
+remove_held() {
+	[ -s "$HELD_LIST" ] || return 0
+	local t f
+	t=$(now_ms)
+	rm -f "$SCRATCH"/held.part.*
+	split -n "r/$RPAR" "$HELD_LIST" "$SCRATCH/held.part."
+	: >"$SCRATCH/remove.err"
+	for f in "$SCRATCH"/held.part.*; do
+		lctl "$HOLD/loop-control" remove_many <"$f" >>"$SCRATCH/remove.err" &
+	done
+	wait
+	rm -f "$SCRATCH"/held.part.*
+	emit "isolation_remove_ms=$(($(now_ms) - t)) removed=$(($(wc -l <"$HELD_LIST") - $(wc -l <"$SCRATCH/remove.err")))"
+	[ -s "$SCRATCH/remove.err" ] && emit "# REMOVE failed for $(wc -l <"$SCRATCH/remove.err") devices"
+	: >"$HELD_LIST"
+}
+defer remove_held
+
+LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --propagation private \
+	bash -c '. "$LIB_SH" && ct_bench' >ct.log 2>&1 &
+cpid=$!
+defer kill "$cpid"
+until [ -e base.done ]; do
+	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
+	nap 0.2
+done
+
+# the cost of an add, one adder, timed in C
+next=1000
+mem0=$(mem_avail_kb)
+out=$("$ISOBENCH" add "$HOLD/loop-control" "$CAL" "$next" cal.list) ||
+	cannot_run "adding to the holder instance: $out"
+cat cal.list >>"$HELD_LIST"
+held=$(wc -l <"$HELD_LIST")
+ns=${out#*ns_per_add=}
+ns=${ns%% *}
+ms_per_dev=$(((ns + 500000) / 1000000))
+[ "$ms_per_dev" -gt 0 ] || ms_per_dev=1
+kb_per_dev=$(((mem0 - $(mem_avail_kb)) / held))
+[ $kb_per_dev -gt 64 ] || kb_per_dev=64
+emit "isolation_add_ms_per_dev=$ms_per_dev isolation_kb_per_dev=$kb_per_dev (one adder, $held devices)"
+next=$((next + CAL + 16))
+
+# M: what fits the budget (adding ~ removing; 2.2 x the one-adder add time
+# is a safe bound with parallel adders) and the memory
+fit_time=$((BUDGET * 1000 * 10 / (ms_per_dev * 22)))
+fit_mem=$((($(mem_avail_kb) - 262144) / kb_per_dev))
+M=$WANT
+[ "$fit_time" -lt "$M" ] && M=$fit_time
+[ "$fit_mem" -lt "$M" ] && M=$fit_mem
+[ "$M" -ge "$held" ] || M=$held
+emit "# foreign devices: $M (wanted $WANT; time budget ${BUDGET}s fits ~$fit_time, memory ~$fit_mem)"
+
+need=$((M - held))
+t=$(now_ms)
+if [ $need -gt 0 ]; then
+	per=$(((need + PAR - 1) / PAR))
+	pids=()
+	for ((p = 0; p < PAR; p++)); do
+		cnt=$per
+		[ $((p * per + cnt)) -le $need ] || cnt=$((need - p * per))
+		[ $cnt -gt 0 ] || continue
+		"$ISOBENCH" add "$HOLD/loop-control" "$cnt" $((next + p * (per + 16))) \
+			"add.$p.list" >"add.$p.out" 2>&1 &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid"
+	done
+	cat add.*.list >>"$HELD_LIST"
+	cat add.*.out
+fi
+held=$(wc -l <"$HELD_LIST")
+add_ms=$(($(now_ms) - t))
+emit "isolation_bulk_add_ms=$add_ms isolation_bulk_ms_per_dev=$(ratio "$add_ms" $((need > 0 ? need : 1))) ($PAR adders, $need devices)"
+[ "$held" -ge "$M" ] || emit "# only $held foreign devices could be added"
+
+touch foreign.ready
+until [ -e foreign.done ]; do
+	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
+	nap 0.2
+done
+wait "$cpid" || { cat ct.log; cannot_run "the container failed"; }
+
+for f in base foreign; do
+	emit "# $f: $(tr '\n' ' ' <$f.out)"
+done
+s0=$(field base.out /sys/block ns_per_op)
+s1=$(field foreign.out /sys/block ns_per_op)
+p0=$(field base.out /proc/partitions ns_per_op)
+p1=$(field foreign.out /proc/partitions ns_per_op)
+d0=$(field base.out /proc/diskstats ns_per_op)
+d1=$(field foreign.out /proc/diskstats ns_per_op)
+e0=$(field base.out /sys/block entries)
+e1=$(field foreign.out /sys/block entries)
+emit "isolation_sysfs_entries_base=$e0 isolation_sysfs_entries_foreign=$e1"
+emit "isolation_diskstats_ratio=$(ratio "$d1" "$d0")"
+emit "bench: isolation_sysfs_ratio=$(ratio "$s1" "$s0") isolation_proc_ratio=$(ratio "$p1" "$p0") ($held foreign devices)"
+remove_held
+emit "bench_isolation_total_s=$((($(now_ms) - T0) / 1000))"
