@@ -44,7 +44,8 @@ done
 ok "e2fsck -fn clean on both partitions"
 assert_eq "$(debugfs -R 'cat /hello' p1.img 2>/dev/null)" "built in a loopfs sandbox" "/hello in p1"
 loop_list_to now
-assert_eq "$now" "$_LIB_BASELINE" "no loop device left after a normal run"
+[ "$now" = "$_LIB_BASELINE" ] || fail "loop devices left after a normal run: $(lines_not_in "$now" "$_LIB_BASELINE" | tr '\n' ' ')"
+ok "no loop device left after a normal run"
 
 # has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
 has_line() {

@@ -23,6 +23,7 @@ HOLDER=$PROJECT/build/tools/loopfs-holder
 # has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
 has_line() {
 	local l
+	[ -e "$1" ] || return 1
 	while IFS= read -r l || [ -n "$l" ]; do
 		[[ $l == *"$2"* ]] && return 0
 	done <"$1"
