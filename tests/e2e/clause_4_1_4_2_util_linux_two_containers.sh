@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 600
+# timeout: 400
 # Contract clauses 4.1 (sysfs shows a container its own devices and the
 # host's, never another container's; the host never sees a container's),
 # 4.2 (lsblk and losetup -l read /sys/block; /proc/partitions, as the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 420
+# timeout: 300
 # Contract clause 7.2 (and 4.1-4.3 for host devices): with loopfs in the
 # kernel and a loopfs instance mounted in a container at the same time, a
 # host loop device and its partition still show everywhere, as in stock

@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 420
+# timeout: 300
 # Contract clauses 7.1 / 7.2 (and 4.1-4.3 for host devices): a host loop
 # device (added through /dev/loop-control, bound with losetup -P to an image
 # with a partition table) and its partition show everywhere, as in stock
