@@ -1,18 +1,27 @@
 #!/bin/bash
 # Install build/src's UAPI headers into build/hdr/usr/include and compile each
-# tools/testing/selftests/loopfs/*.c as its own binary in build/selftests/.
+# tools/testing/selftests/loopfs/*.c as its own binary in build/selftests/,
+# each tests/tools/*.c into build/tools/ and the series' samples/loopfs/
+# program into build/samples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=build/src st=build/src/tools/testing/selftests
 [ -d "$src" ] || { echo "selftests: ERROR: no $src; run make src" >&2; exit 1; }
-rm -rf build/selftests build/tools
-mkdir -p build/selftests build/tools
-# The shell tests' helper, built against the same headers.
+rm -rf build/selftests build/tools build/samples
+mkdir -p build/selftests build/tools build/samples
+# The shell tests' helpers (some threaded) and the sample, built against the
+# same headers.
 build_tools() {
+	local f
 	for f in tests/tools/*.c; do
 		echo "tools: CC build/tools/$(basename "$f" .c)"
-		gcc -O2 -Wall -isystem build/hdr/usr/include \
+		gcc -O2 -Wall -isystem build/hdr/usr/include -pthread \
 			-o "build/tools/$(basename "$f" .c)" "$f"
+	done
+	for f in "$src"/samples/loopfs/*.c; do
+		echo "samples: CC build/samples/$(basename "$f" .c)"
+		gcc -O2 -Wall -isystem build/hdr/usr/include \
+			-o "build/samples/$(basename "$f" .c)" "$f"
 	done
 }
 shopt -s nullglob
@@ -32,24 +41,3 @@ for f in "${files[@]}"; do
 		-o "$bin" "$f"
 done
 build_tools
-
-# Robustness tools (tests/tools/loopfs-*.c, some threaded) and the loopfs
-# sample, which lives in the series once it is there (build/src/samples) and
-# in scratch/samples until then.
-build_loopfs_extras() {
-	local f src
-	for f in tests/tools/loopfs-*.c; do
-		echo "tools: CC build/tools/$(basename "$f" .c)"
-		gcc -O2 -Wall -isystem build/hdr/usr/include -pthread \
-			-o "build/tools/$(basename "$f" .c)" "$f"
-	done
-	src=build/src/samples/loopfs/loopfs-sandbox.c
-	[ -f "$src" ] || src=scratch/samples/loopfs/loopfs-sandbox.c
-	if [ -f "$src" ]; then
-		mkdir -p build/samples
-		echo "samples: CC build/samples/loopfs-sandbox ($src)"
-		gcc -O2 -Wall -isystem build/hdr/usr/include \
-			-o build/samples/loopfs-sandbox "$src"
-	fi
-}
-build_loopfs_extras

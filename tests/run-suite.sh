@@ -1,6 +1,6 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
-#   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/smoke.sh
+#   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
 #   stock:  tests/regression/*.sh
 #   demo:   tests/demo.sh
 #   one=PATH: only PATH, relative to the project (a script or a selftest)
@@ -115,9 +115,9 @@ loopfs)
 		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
 	done
 	run_scripts "$PROJECT/tests/e2e"
-	if [ -x "$PROJECT/tests/bench/smoke.sh" ]; then
-		run_script bench-smoke "$PROJECT/tests/bench/smoke.sh"
-	fi ;;
+	for f in "$PROJECT"/tests/bench/*.sh; do
+		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
+	done ;;
 stock) run_scripts "$PROJECT/tests/regression" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
 one=*.sh)

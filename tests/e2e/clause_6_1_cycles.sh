@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 360
+# timeout: 480
 # Contract clause 6.1: an instance's end releases what it held.  Many
 # create-use-destroy cycles of detached instances (tests/tools/loopfs-cycles:
 # mostly instance-only cycles, every 100th a full one with a device bound to
@@ -24,7 +24,7 @@ CYCLES_BIN=$PROJECT/build/tools/loopfs-cycles
 
 CYCLES=${LOOPFS_CYCLES:-10000}
 FULL_EVERY=${LOOPFS_CYCLES_FULL_EVERY:-100}
-BUDGET=${LOOPFS_CYCLES_BUDGET:-120}
+BUDGET=${LOOPFS_CYCLES_BUDGET:-240}
 
 settle() {
 	local f s=$SECONDS
