@@ -54,15 +54,16 @@ demo: kernel-loopfs
 shell: kernel-loopfs selftests
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/shell shell
 
-# One test in one boot of the loopfs kernel, as it is (no rebuild):
+# Some tests in one boot of the loopfs kernel, as it is (no rebuild):
 #   make one T=tests/e2e/NAME.sh   or   make one T=build/selftests/BINARY
-# KERNEL=stock boots the loopfs-off kernel instead.
+# (several: T=path:path:...).  KERNEL=stock boots the loopfs-off kernel.
+# Results in build/results/one/.
 one:
-	@test -n "$(T)" || { echo "usage: make one T=path [KERNEL=stock]"; exit 2; }
+	@test -n "$(T)" || { echo "usage: make one T=path[:path...] [KERNEL=stock]"; exit 2; }
 	scripts/run-guest.sh build/kernel-$(or $(KERNEL),loopfs)/$(IMAGE) \
-		build/results/one-$(notdir $(basename $(T))) one=$(T) $(or $(TIMEOUT),1800)
-	@cat build/results/one-$(notdir $(basename $(T)))/results.txt
-	scripts/logcheck.sh build/results/one-$(notdir $(basename $(T)))/console.log
+		build/results/one one=$(T) $(or $(TIMEOUT),1800)
+	@cat build/results/one/results.txt
+	scripts/logcheck.sh build/results/one/console.log
 
 # Everything generated except build/tree, which may hold unexported work.
 clean:

@@ -3,7 +3,8 @@
 #   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
 #   stock:  tests/regression/*.sh
 #   demo:   tests/demo.sh
-#   one=PATH: only PATH, relative to the project (a script or a selftest)
+#   one=PATH[:PATH...]: only these, relative to the project (scripts or
+#           selftest binaries)
 # Each test gets a fresh scratch dir on tmpfs (cwd and TMPDIR) and a timeout
 # (TEST_TIMEOUT, default 300s; a script may say `# timeout: N` on a line of
 # its own).  Exit 0 = PASS, 77 = SKIP, else FAIL.  Result lines `PASS name`,
@@ -120,10 +121,14 @@ loopfs)
 	done ;;
 stock) run_scripts "$PROJECT/tests/regression" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
-one=*.sh)
-	f=${suite#one=}
-	run_script "$(basename "$f" .sh)" "$PROJECT/$f" 1 ;;
-one=*) run_selftest "$PROJECT/${suite#one=}" ;;
+one=*)
+	IFS=: read -ra only <<<"${suite#one=}"
+	for f in "${only[@]}"; do
+		case $f in
+		*.sh) run_script "$(basename "$f" .sh)" "$PROJECT/$f" 1 ;;
+		*) run_selftest "$PROJECT/$f" ;;
+		esac
+	done ;;
 *) echo "run-suite: unknown suite '$suite'" >&2; exit 2 ;;
 esac
 [ -s "$RESULTS/results.txt" ] || echo "run-suite: suite $suite ran no tests"

@@ -681,17 +681,10 @@ static void close_all(void)
 static int final_checks(void)
 {
 	static unsigned char now[MAP_BITS / 8];
-	int i, bad = 0, left = 0, mfd, ctl, tried = 0, freed = 0;
-	double end = lt_now() + 15;
+	int i, bad = 0, mfd, ctl, tried = 0, freed = 0;
+	double end;
 
-	for (;;) {
-		left = 0;
-		for (i = 0; i < nseen; i++)
-			left += lt_sys_present(seen[i]);
-		if (!left || lt_now() > end)
-			break;
-		lt_sleep_ms(100);
-	}
+	lt_wait_gone(seen, nseen, 15);
 	for (i = 0; i < nseen; i++) {
 		if (lt_sys_present(seen[i])) {
 			fprintf(stderr, "FAIL: loop%d (seen in an instance) still in /sys/block after everything was closed\n",

@@ -423,17 +423,10 @@ int main(int argc, char **argv)
 		close(slots[i].ctl);
 		close(slots[i].mfd);
 	}
-	end = lt_now() + 30;
-	for (;;) {
-		left = 0;
-		for (i = 0; i < nseen; i++)
-			left += lt_sys_present(seen[i]);
-		if (!left || lt_now() > end)
-			break;
-		lt_sleep_ms(100);
-	}
+	end = lt_now();
+	left = lt_wait_gone(seen, nseen, 30);
 	printf("stress: %d devices used; %d left in /sys/block %.1f s after the last close\n",
-	       nseen, left, lt_now() - end + 30);
+	       nseen, left, lt_now() - end);
 	for (i = 0; i < nseen; i++) {
 		if (lt_sys_present(seen[i])) {
 			printf("stress: FAIL: loop%d outlived its instance\n", seen[i]);

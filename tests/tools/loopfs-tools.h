@@ -137,6 +137,22 @@ static inline void lt_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Wait up to @secs for loop@nrs[0..n) to leave /sys/block; how many are left. */
+static inline int lt_wait_gone(const int *nrs, int n, double secs)
+{
+	double end = lt_now() + secs;
+	int i, left;
+
+	for (;;) {
+		left = 0;
+		for (i = 0; i < n; i++)
+			left += lt_sys_present(nrs[i]);
+		if (!left || lt_now() > end)
+			return left;
+		lt_sleep_ms(100);
+	}
+}
+
 /* xorshift64*: reproducible from the printed seed */
 static inline uint64_t lt_rand(uint64_t *s)
 {
