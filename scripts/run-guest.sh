@@ -11,6 +11,12 @@ project=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$kernel" ] || { echo "run-guest: ERROR: no kernel image $kernel" >&2; exit 2; }
 mkdir -p "$2"
 out=$(cd "$2" && pwd)
+# The guest mounts fresh file systems on these: a project below them is hidden.
+case "$project/" in /tmp/*|/run/*|/var/tmp/*|/dev/*|/proc/*|/sys/*)
+	echo "run-guest: ERROR: the project ($project) must not live below /tmp, /run," \
+		"/var/tmp, /dev, /proc or /sys: the guest mounts its own there" >&2
+	exit 2 ;;
+esac
 case "$project$out$suite" in *[\ ,]*)
 	echo "run-guest: ERROR: paths and suite must not contain spaces or commas" >&2
 	exit 2 ;;
