@@ -70,33 +70,6 @@ skip() {
 	exit 77
 }
 
-# show FILE: print FILE (without an exec: one costs seconds on the debug guest)
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
-
-# has_line FILE TEXT: a line of FILE contains TEXT (false if FILE is missing)
-has_line() {
-	local l
-	[ -e "$1" ] || return 1
-	while IFS= read -r l || [ -n "$l" ]; do
-		[[ $l == *"$2"* ]] && return 0
-	done <"$1"
-	return 1
-}
-
-# line_of FILE REGEX: print the last line of FILE matching REGEX
-line_of() {
-	local l r=
-	while IFS= read -r l || [ -n "$l" ]; do
-		[[ $l =~ $2 ]] && r=$l
-	done <"$1"
-	[ -n "$r" ] && printf '%s\n' "$r"
-}
-
 # ----------------------------------------------------------------- clean-up
 
 _LIB_DEFER=()

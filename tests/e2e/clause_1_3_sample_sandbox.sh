@@ -17,6 +17,13 @@ SAMPLE=$PROJECT/build/samples/loopfs-sandbox
 [ -x "$SAMPLE" ] || skip "not built: $SAMPLE (scripts/build-selftests.sh)"
 
 mkdir out out2 || fail "mkdir"
+# show FILE: print FILE without an exec (execs are slow on the debug guest)
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
 
 "$SAMPLE" "$SCRATCH/out/disk.img" 64 >run1.out 2>&1 || { show run1.out; fail "loopfs-sandbox failed"; }
 show run1.out
@@ -39,6 +46,15 @@ assert_eq "$(debugfs -R 'cat /hello' p1.img 2>/dev/null)" "built in a loopfs san
 loop_list_to now
 [ "$now" = "$_LIB_BASELINE" ] || fail "loop devices left after a normal run: $(lines_not_in "$now" "$_LIB_BASELINE" | tr '\n' ' ')"
 ok "no loop device left after a normal run"
+
+# has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
+has_line() {
+	local l
+	while IFS= read -r l; do
+		[[ $l == *"$2"* ]] && return 0
+	done <"$1"
+	return 1
+}
 
 # killed midway: ext4 mounted, partitions open, devices bound
 "$SAMPLE" -k "$SCRATCH/out2/disk.img" 64 >run2.out 2>&1 &

@@ -57,6 +57,14 @@ snapshot() {
 	done </proc/meminfo
 }
 
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+
 declare -A A B SLAB_PER
 settle
 snapshot A

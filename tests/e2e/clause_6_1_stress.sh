@@ -16,6 +16,22 @@ STRESS=$PROJECT/build/tools/loopfs-stress
 [ -x "$STRESS" ] || skip "not built: $STRESS (scripts/build-selftests.sh)"
 [ -w /proc/sys/user/max_loop_devices ] || fail "no /proc/sys/user/max_loop_devices"
 
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+# line_of FILE REGEX: the last line of FILE matching REGEX
+line_of() {
+	local l r=
+	while IFS= read -r l; do
+		[[ $l =~ $2 ]] && r=$l
+	done <"$1"
+	[ -n "$r" ] && printf '%s\n' "$r"
+}
+
 SECS=${LOOPFS_STRESS_SECONDS:-40}
 read -r before </proc/sys/user/max_loop_devices
 "$STRESS" "$SECS" 3 >stress.out 2>&1

@@ -18,6 +18,14 @@ HOLDER=$PROJECT/build/tools/loopfs-holder
 STRESS=$PROJECT/build/tools/loopfs-stress
 [ -x "$HOLDER" ] && [ -x "$STRESS" ] || skip "tools not built (scripts/build-selftests.sh)"
 
+# show FILE: print FILE without an exec (execs are slow on the debug guest)
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4 fs.img"
 mkdata data 2048
 

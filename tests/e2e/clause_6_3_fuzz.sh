@@ -18,6 +18,22 @@ require_loopfs
 FUZZ=$PROJECT/build/tools/loopfs-fuzz
 [ -x "$FUZZ" ] || skip "not built: $FUZZ (scripts/build-selftests.sh)"
 
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+# line_of FILE REGEX: the last line of FILE matching REGEX
+line_of() {
+	local l r=
+	while IFS= read -r l; do
+		[[ $l =~ $2 ]] && r=$l
+	done <"$1"
+	[ -n "$r" ] && printf '%s\n' "$r"
+}
+
 OPS=${LOOPFS_FUZZ_OPS:-8000}
 SEED=${LOOPFS_FUZZ_SEED:-$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $$ ))}
 # the op count bounds the run; 90 s is a backstop for a slower machine

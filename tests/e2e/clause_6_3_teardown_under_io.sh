@@ -20,6 +20,23 @@ need_loopctl
 HOLDER=$PROJECT/build/tools/loopfs-holder
 [ -x "$HOLDER" ] || skip "not built: $HOLDER (scripts/build-selftests.sh)"
 
+# has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
+has_line() {
+	local l
+	[ -e "$1" ] || return 1
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l == *"$2"* ]] && return 0
+	done <"$1"
+	return 1
+}
+# show FILE: print FILE without an exec
+show() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '    %s\n' "$l"
+	done <"$1"
+}
+
 # (few execs: each costs seconds on the debug guest)
 truncate -s 8M b1.img b2.img || fail "truncate"
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4"
