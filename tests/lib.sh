@@ -70,6 +70,34 @@ skip() {
 	exit 77
 }
 
+# print_file FILE: print FILE (without an exec: one costs seconds on the debug
+# guest kernel)
+print_file() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '%s\n' "$l"
+	done <"$1"
+}
+
+# file_has FILE TEXT: a line of FILE contains TEXT (false if FILE is missing)
+file_has() {
+	local l
+	[ -e "$1" ] || return 1
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l == *"$2"* ]] && return 0
+	done <"$1"
+	return 1
+}
+
+# file_last_match FILE REGEX: print the last line of FILE matching REGEX
+file_last_match() {
+	local l r=
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l =~ $2 ]] && r=$l
+	done <"$1"
+	[ -n "$r" ] && printf '%s\n' "$r"
+}
+
 # ----------------------------------------------------------------- clean-up
 
 _LIB_DEFER=()

@@ -17,19 +17,12 @@ SAMPLE=$PROJECT/build/samples/loopfs-sandbox
 [ -x "$SAMPLE" ] || skip "not built: $SAMPLE (scripts/build-selftests.sh)"
 
 mkdir out out2 || fail "mkdir"
-# show FILE: print FILE without an exec (execs are slow on the debug guest)
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
 
-"$SAMPLE" "$SCRATCH/out/disk.img" 64 >run1.out 2>&1 || { show run1.out; fail "loopfs-sandbox failed"; }
-show run1.out
+"$SAMPLE" "$SCRATCH/out/disk.img" 64 >run1.out 2>&1 || { print_file run1.out; fail "loopfs-sandbox failed"; }
+print_file run1.out
 assert_exists out/disk.img "image"
-sfdisk -d out/disk.img >sfdisk.out 2>&1 || { show sfdisk.out; fail "sfdisk -d"; }
-show sfdisk.out
+sfdisk -d out/disk.img >sfdisk.out 2>&1 || { print_file sfdisk.out; fail "sfdisk -d"; }
+print_file sfdisk.out
 p1=0 p2=0
 while IFS= read -r l; do
 	[[ $l =~ start=\ *2048,\ size=\ *63488,\ type=83 ]] && p1=1
@@ -39,7 +32,7 @@ assert_eq "$p1$p2" 11 "sfdisk -d: p1 (1 MiB..32 MiB) and p2 (32..64 MiB), type 8
 dd if=out/disk.img of=p1.img bs=1M skip=1 count=31 status=none || fail "dd p1"
 dd if=out/disk.img of=p2.img bs=1M skip=32 count=32 status=none || fail "dd p2"
 for p in p1 p2; do
-	e2fsck -fn "$p.img" >"fsck-$p.out" 2>&1 || { show "fsck-$p.out"; fail "e2fsck -fn $p"; }
+	e2fsck -fn "$p.img" >"fsck-$p.out" 2>&1 || { print_file "fsck-$p.out"; fail "e2fsck -fn $p"; }
 done
 ok "e2fsck -fn clean on both partitions"
 assert_eq "$(debugfs -R 'cat /hello' p1.img 2>/dev/null)" "built in a loopfs sandbox" "/hello in p1"
@@ -47,21 +40,12 @@ loop_list_to now
 [ "$now" = "$_LIB_BASELINE" ] || fail "loop devices left after a normal run: $(lines_not_in "$now" "$_LIB_BASELINE" | tr '\n' ' ')"
 ok "no loop device left after a normal run"
 
-# has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
-has_line() {
-	local l
-	while IFS= read -r l; do
-		[[ $l == *"$2"* ]] && return 0
-	done <"$1"
-	return 1
-}
-
 # killed midway: ext4 mounted, partitions open, devices bound
 "$SAMPLE" -k "$SCRATCH/out2/disk.img" 64 >run2.out 2>&1 &
 pid=$!
 defer kill -9 "$pid"
-wait_until 120 has_line run2.out 'waiting to be killed' || { show run2.out; fail "the sample did not reach its midpoint"; }
-show run2.out
+wait_until 120 file_has run2.out 'waiting to be killed' || { print_file run2.out; fail "the sample did not reach its midpoint"; }
+print_file run2.out
 dev=
 while IFS= read -r l; do
 	[[ $l =~ ^sandbox:\ (loop[0-9]+)\ bound ]] && dev=${BASH_REMATCH[1]}

@@ -57,20 +57,12 @@ snapshot() {
 	done </proc/meminfo
 }
 
-# show FILE: print FILE without an exec
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
-
 declare -A A B SLAB_PER
 settle
 snapshot A
 "$CYCLES_BIN" "$CYCLES" "$FULL_EVERY" "$BUDGET" >cycles.out 2>&1
 rc=$?
-show cycles.out
+print_file cycles.out
 [ $rc -eq 0 ] || fail "loopfs-cycles exited $rc"
 line=
 while IFS= read -r l; do

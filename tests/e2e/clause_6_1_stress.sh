@@ -16,35 +16,19 @@ STRESS=$PROJECT/build/tools/loopfs-stress
 [ -x "$STRESS" ] || skip "not built: $STRESS (scripts/build-selftests.sh)"
 [ -w /proc/sys/user/max_loop_devices ] || fail "no /proc/sys/user/max_loop_devices"
 
-# show FILE: print FILE without an exec
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
-# line_of FILE REGEX: the last line of FILE matching REGEX
-line_of() {
-	local l r=
-	while IFS= read -r l; do
-		[[ $l =~ $2 ]] && r=$l
-	done <"$1"
-	[ -n "$r" ] && printf '%s\n' "$r"
-}
-
 SECS=${LOOPFS_STRESS_SECONDS:-40}
 read -r before </proc/sys/user/max_loop_devices
 "$STRESS" "$SECS" 3 >stress.out 2>&1
 rc=$?
-show stress.out
+print_file stress.out
 [ $rc -eq 0 ] || fail "loopfs-stress exited $rc"
-line=$(line_of stress.out '^stress: .* write\+fsync\+read back') || fail "no summary from loopfs-stress"
+line=$(file_last_match stress.out '^stress: .* write\+fsync\+read back') || fail "no summary from loopfs-stress"
 io=${line##*read back }
 io=${io%% *}
 assert_num "$io" "I/O rounds"
 [ "$io" -ge 5 ] || fail "only $io I/O rounds in $SECS s"
 ok "$io write+fsync+read back rounds without a mismatch"
-rec=$(line_of stress.out 'instances recycled [0-9]+')
+rec=$(file_last_match stress.out 'instances recycled [0-9]+')
 rec=${rec##*instances recycled }
 assert_num "$rec" "instances recycled"
 [ "$rec" -ge 5 ] || fail "only $rec instances recycled"
@@ -56,9 +40,9 @@ ok "no loop device left over"
 
 "$STRESS" --limit-check 3 >limit.out 2>&1
 rc=$?
-show limit.out
+print_file limit.out
 [ $rc -eq 0 ] || fail "limit check failed: a charge was not given back (or the limit does not hold)"
-line_of limit.out 'max_loop_devices=3: 3 adds succeeded, then ENOSPC' >/dev/null || fail "limit check output"
+file_last_match limit.out 'max_loop_devices=3: 3 adds succeeded, then ENOSPC' >/dev/null || fail "limit check output"
 ok "max_loop_devices=3: exactly 3 adds in a fresh instance, then ENOSPC"
 read -r after </proc/sys/user/max_loop_devices
 assert_eq "$after" "$before" "max_loop_devices restored"

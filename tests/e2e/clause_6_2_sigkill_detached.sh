@@ -18,21 +18,13 @@ HOLDER=$PROJECT/build/tools/loopfs-holder
 STRESS=$PROJECT/build/tools/loopfs-stress
 [ -x "$HOLDER" ] && [ -x "$STRESS" ] || skip "tools not built (scripts/build-selftests.sh)"
 
-# show FILE: print FILE without an exec (execs are slow on the debug guest)
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
-
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4 fs.img"
 mkdata data 2048
 
 "$HOLDER" "$SCRATCH/fs.img" "$SCRATCH/raw.img" "$SCRATCH/data" "$SCRATCH/ready" 2>holder.err &
 pid=$!
 defer kill -9 "$pid"
-wait_file ready 120 || { show holder.err; fail "the holder did not get ready"; }
+wait_file ready 120 || { print_file holder.err; fail "the holder did not get ready"; }
 read -r a b c fa fb mnt <ready
 for n in "$a" "$b" "$c"; do assert_num "$n" "device number"; done
 info "holder $pid: loop$a (ext4), loop$b (raw), loop$c (unbound), ext4 at $mnt in its namespace"
@@ -63,11 +55,11 @@ assert_eq "$(bound_devices_of "$SCRATCH/fs.img")" "" "nothing bound to fs.img"
 # exactly the holder's three indexes and then fails with ENOSPC
 "$STRESS" --limit-check 3 "$a" "$b" "$c" >limit.out 2>&1
 rc=$?
-show limit.out
+print_file limit.out
 [ $rc -eq 0 ] || fail "limit check: an index or a charge of the killed holder was not given back"
 ok "indexes $a $b $c free again; charges given back: max_loop_devices=3 allows exactly 3 adds"
 
-e2fsck -fn fs.img >fsck.out 2>&1 || { show fsck.out; fail "e2fsck -fn fs.img after the kill"; }
+e2fsck -fn fs.img >fsck.out 2>&1 || { print_file fsck.out; fail "e2fsck -fn fs.img after the kill"; }
 ok "e2fsck -fn fs.img clean"
 debugfs -R 'cat /data' fs.img 2>/dev/null | cmp - data || fail "/data in fs.img differs from what was synced"
 ok "the synced 2 MiB are in the image"

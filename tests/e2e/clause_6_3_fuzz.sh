@@ -18,31 +18,15 @@ require_loopfs
 FUZZ=$PROJECT/build/tools/loopfs-fuzz
 [ -x "$FUZZ" ] || skip "not built: $FUZZ (scripts/build-selftests.sh)"
 
-# show FILE: print FILE without an exec
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '%s\n' "$l"
-	done <"$1"
-}
-# line_of FILE REGEX: the last line of FILE matching REGEX
-line_of() {
-	local l r=
-	while IFS= read -r l; do
-		[[ $l =~ $2 ]] && r=$l
-	done <"$1"
-	[ -n "$r" ] && printf '%s\n' "$r"
-}
-
 OPS=${LOOPFS_FUZZ_OPS:-8000}
 SEED=${LOOPFS_FUZZ_SEED:-$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $$ ))}
 # the op count bounds the run; 90 s is a backstop for a slower machine
 # (the tool says when it stopped early; 2000 ops at least must be done)
 "$FUZZ" "$OPS" "$SEED" 90 >fuzz.out 2>&1
 rc=$?
-show fuzz.out
+print_file fuzz.out
 [ $rc -eq 0 ] || fail "loopfs-fuzz exited $rc (seed $SEED): see above"
-line=$(line_of fuzz.out '^fuzz: [0-9]+ ops, seed') || fail "no summary line from loopfs-fuzz"
+line=$(file_last_match fuzz.out '^fuzz: [0-9]+ ops, seed') || fail "no summary line from loopfs-fuzz"
 n=${line#fuzz: }
 n=${n%% *}
 assert_num "$n" "ops done"
@@ -52,5 +36,5 @@ case $line in
 *EINVAL=*) ok "errno histogram printed" ;;
 *) fail "errno histogram without EINVAL: $line" ;;
 esac
-line_of fuzz.out '^fuzz: [0-9]+ of [0-9]+ indexes re-added' >/dev/null || fail "no index check"
+file_last_match fuzz.out '^fuzz: [0-9]+ of [0-9]+ indexes re-added' >/dev/null || fail "no index check"
 ok "every device gone, indexes free again"

@@ -20,23 +20,6 @@ need_loopctl
 HOLDER=$PROJECT/build/tools/loopfs-holder
 [ -x "$HOLDER" ] || skip "not built: $HOLDER (scripts/build-selftests.sh)"
 
-# has_line FILE TEXT: a line of FILE contains TEXT (no exec: polled)
-has_line() {
-	local l
-	[ -e "$1" ] || return 1
-	while IFS= read -r l || [ -n "$l" ]; do
-		[[ $l == *"$2"* ]] && return 0
-	done <"$1"
-	return 1
-}
-# show FILE: print FILE without an exec
-show() {
-	local l
-	while IFS= read -r l || [ -n "$l" ]; do
-		printf '    %s\n' "$l"
-	done <"$1"
-}
-
 # (few execs: each costs seconds on the debug guest)
 truncate -s 8M b1.img b2.img || fail "truncate"
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4"
@@ -53,7 +36,7 @@ losetup "$SCRATCH/i2/loop$n2" b2.img || fail "losetup loop$n2"
 "$HOLDER" "$SCRATCH/fs.img" "$SCRATCH/raw.img" /dev/null "$SCRATCH/ready" 2>holder.err &
 hpid=$!
 defer kill -9 "$hpid"
-wait_file ready 120 || { show holder.err; fail "the holder did not get ready"; }
+wait_file ready 120 || { print_file holder.err; fail "the holder did not get ready"; }
 read -r a b c fa fb mnt <ready
 assert_num "$a" "holder's devices"
 info "targets: loop$n1 (instance i1), loop$n2 (instance i2), loop$b raw and loop$a ext4 of holder $hpid"
@@ -66,7 +49,7 @@ timeout -k 5 150 fio --rw=randrw --bs=4k --direct=1 --ioengine=psync --time_base
 	--name=kill_ext4 --filename="/proc/$hpid/root$mnt/fio.file" --direct=0 --fsync=16 \
 	>fio.out 2>&1 &
 fio_pid=$!
-wait_until 120 has_line fio.out '(f=4)' || { show fio.out; fail "fio's jobs did not start"; }
+wait_until 120 file_has fio.out '(f=4)' || { print_file fio.out; fail "fio's jobs did not start"; }
 ok "fio runs on all four targets"
 start=$SECONDS
 umount -l "$SCRATCH/i1" || fail "umount -l of instance i1"
@@ -87,5 +70,5 @@ for n in "$n1" "$n2" "$a" "$b" "$c"; do
 done
 ok "loop$n1, loop$n2, loop$a, loop$b, loop$c gone"
 assert_eq "$(bound_devices_of "$SCRATCH/fs.img")" "" "nothing bound to fs.img"
-e2fsck -fn fs.img >fsck.out 2>&1 || { show fsck.out; fail "e2fsck -fn fs.img after teardown under I/O"; }
+e2fsck -fn fs.img >fsck.out 2>&1 || { print_file fsck.out; fail "e2fsck -fn fs.img after teardown under I/O"; }
 ok "e2fsck -fn fs.img clean"
