@@ -1,7 +1,8 @@
 #!/bin/bash
-# check.sh: boot kernel-loopfs with suite loopfs and kernel-stock with suite
-# stock, one after the other; print every result, judge each guest log and
-# boot, and end with `N passed, N failed`.  Exits non-zero on any failure or
+# check.sh: boot kernel-loopfs with suite loopfs, again with loop.max_part=15
+# and suite selftests, and kernel-stock with suite stock, one after the
+# other; print every result, judge each guest log and boot, and end with
+# `N passed, N failed`.  Exits non-zero on any failure or
 # if no test passed.  GUEST_TIMEOUT (seconds, default 2400) bounds each boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +18,23 @@ count() {  # count < result lines
 		esac
 	done
 }
-for flavour in loopfs stock; do
+# A boot: NAME KERNEL SUITE [KERNEL PARAMETERS].  Results of boots other than
+# the first of a kernel are prefixed with NAME/.
+boots=("loopfs loopfs loopfs"
+       "maxpart15 loopfs selftests loop.max_part=15"
+       "stock stock stock")
+for boot in "${boots[@]}"; do
+	read -r flavour kernel suite append <<<"$boot"
 	out=build/results/$flavour
-	scripts/run-guest.sh "build/kernel-$flavour/arch/x86/boot/bzImage" \
-		"$out" "$flavour" "${GUEST_TIMEOUT:-2400}" >&2 || true
+	GUEST_APPEND=$append scripts/run-guest.sh \
+		"build/kernel-$kernel/arch/x86/boot/bzImage" \
+		"$out" "$suite" "${GUEST_TIMEOUT:-2400}" >&2 || true
 	if [ -f "$out/results.txt" ]; then
-		count < "$out/results.txt"
+		if [ "$flavour" = "$kernel" ]; then
+			count < "$out/results.txt"
+		else
+			sed "s|^\([A-Z]*\) |\1 $flavour/|" "$out/results.txt" | count
+		fi
 		tests_passed=$((tests_passed + $(grep -c '^PASS ' "$out/results.txt" || true)))
 	fi
 	if lc=$(scripts/logcheck.sh "$out/console.log" 2>&1); then
@@ -38,7 +50,7 @@ for flavour in loopfs stock; do
 	fi
 done
 [ $tests_passed -gt 0 ] || echo "check: no test passed"
-[ $fail -eq 0 ] || echo "check: logs in build/results/{loopfs,stock}/ (console.log, logs/NAME.log)"
+[ $fail -eq 0 ] || echo "check: logs in build/results/{loopfs,maxpart15,stock}/ (console.log, logs/NAME.log)"
 echo "$skip skipped"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ] && [ $tests_passed -gt 0 ]

@@ -1,5 +1,6 @@
 #!/bin/bash
 # run-guest.sh KERNEL OUTDIR SUITE [TIMEOUT_SECONDS]
+# (GUEST_APPEND in the environment: more words for the kernel command line)
 # Boot KERNEL in QEMU (TCG) with the host / as a read-only 9p root and OUTDIR
 # as the writable 9p share `results`; the guest runs scripts/guest-init.sh,
 # which runs SUITE (or, for SUITE=shell, an interactive shell).  The console
@@ -40,6 +41,8 @@ append+=" rootflags=trans=virtio,version=9p2000.L,msize=1048576${root_cache:+,ca
 append+=" init=$project/scripts/guest-init.sh panic=-1 panic_on_warn=0"
 append+=" printk.devkmsg=on tsc=reliable${khz:+ tsc_early_khz=$khz}"
 append+=" suite=$suite project=$project"
+# Extra kernel parameters for this boot (e.g. loop.max_part=15).
+append+="${GUEST_APPEND:+ $GUEST_APPEND}"
 qemu=(qemu-system-x86_64 -accel tcg -m 2G -smp "2,sockets=2"
 	-nographic -no-reboot -nic none -kernel "$kernel"
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap

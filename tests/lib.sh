@@ -233,6 +233,17 @@ require_cmds() {
 	done
 }
 
+# raise_max_loop_devices N: let the test's user hold at least N devices and
+# partitions in loopfs instances (the default, 256, is meant to be small);
+# the old limit is restored when the test ends.
+raise_max_loop_devices() {
+	local f=/proc/sys/user/max_loop_devices old
+	read -r old <"$f" || return 1
+	[ "$old" -lt "$1" ] || return 0
+	echo "$1" >"$f" || return 1
+	defer eval "echo $old >$f"
+}
+
 loopfs_available() {
 	grep -qw loopfs /proc/filesystems
 }

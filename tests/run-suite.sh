@@ -1,6 +1,7 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
 #   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
+#   selftests: build/selftests/* only
 #   stock:  tests/regression/*.sh
 #   demo:   tests/demo.sh
 #   one=PATH[:PATH...]: only these, relative to the project (scripts or
@@ -118,6 +119,10 @@ loopfs)
 	run_scripts "$PROJECT/tests/e2e"
 	for f in "$PROJECT"/tests/bench/*.sh; do
 		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
+	done ;;
+selftests)
+	for f in "$PROJECT"/build/selftests/*; do
+		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
 	done ;;
 stock) run_scripts "$PROJECT/tests/regression" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;

@@ -54,6 +54,7 @@ done
 ISOBENCH=${ISOBENCH:-$PROJECT/build/tools/isobench}
 [ -x "$ISOBENCH" ] || cannot_run "isobench tool not built: $ISOBENCH"
 loopfs_available || cannot_run "loopfs not in /proc/filesystems"
+raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
 export ISOBENCH
 
 OPS=${BENCH_ISO_OPS:-100}

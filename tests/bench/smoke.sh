@@ -45,6 +45,7 @@ for c in fio losetup awk split; do
 done
 [ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
 loopfs_available || cannot_run "loopfs not in /proc/filesystems"
+raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
 
 OPS=${BENCH_GETFREE_OPS:-2000}
 ROUNDS=${BENCH_GETFREE_ROUNDS:-5}
