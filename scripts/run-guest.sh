@@ -61,6 +61,16 @@ elif [ $tee = 1 ]; then
 	"${run[@]}" </dev/null 2>&1 | tee "$out/console.log" || rc=$?
 else
 	"${run[@]}" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	# QEMU itself crashing (SIGSEGV, SIGABRT) is not a result of the guest:
+	# say so, keep its log, and boot once more.
+	if { [ $rc = 139 ] || [ $rc = 134 ]; } && [ ! -s "$out/results.txt" ]; then
+		echo "run-guest: WARNING: qemu died with signal $((rc - 128))" \
+			"after $((SECONDS - start))s; booting again (log: console.qemu-crash.log)"
+		mv "$out/console.log" "$out/console.qemu-crash.log"
+		rm -rf "$out/logs" "$out/status" "$out/kmemleak.txt"
+		rc=0
+		"${run[@]}" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	fi
 fi
 
 status=$(cat "$out/status" 2>/dev/null || true)

@@ -6,11 +6,22 @@
 # LOOP_* / LOOP_CTL_* command, block ioctls, random command numbers, NULL,
 # kernel and half-mapped pointers, huge numbers, bad fds and fds of other
 # instances' devices, interleaved with unlinkat() of nodes, new instances and
-# closes of mount fds.  It fails on a result that is neither >= 0 nor -1 with
-# an errno, on an instance naming a device that existed before the run, on a
-# device left in /sys/block after everything was closed, and on an index
-# that cannot be added again in a fresh instance.  The guest log must stay
-# free of splats (logcheck).  LOOPFS_FUZZ_SEED=S repeats a run.
+# closes of mount fds.  With them go the moves of clause 1.7 (a node is an
+# identity, not a number): holds on nodes (O_PATH fds, detached and bind
+# mounts of loopN and loopNpM, the instances attached in the tool's own
+# mount namespace), removal and unlinking of held devices, BLKPG add/delete
+# of partitions and opens of them by name, LOOP_CTL_ADD of held and recently
+# removed indexes, and reopens of held nodes through /proc/self/fd/N.  It
+# fails on a result that is neither >= 0 nor -1 with an errno, on an
+# instance naming a device that existed before the run, on a violation (a
+# held node of a gone device or partition that opens or fails otherwise than
+# with ENXIO, a held number reused, LOOP_CTL_ADD of a held index that
+# succeeds), on a partition that does not open by name right after its
+# BLKPG add, on a device or partition left in /sys/block or /sys/class/block
+# after everything was closed, on an index that cannot be added again in a
+# fresh instance, and on a charge not given back (max_loop_devices=3 in a
+# fresh instance: exactly 3 devices, and partitions charged).  The guest log
+# must stay free of splats (logcheck).  LOOPFS_FUZZ_SEED=S repeats a run.
 . "$(dirname "$0")/../lib.sh"
 
 require_root
@@ -22,6 +33,7 @@ OPS=${LOOPFS_FUZZ_OPS:-8000}
 SEED=${LOOPFS_FUZZ_SEED:-$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $$ ))}
 # the op count bounds the run; 90 s is a backstop for a slower machine
 # (the tool says when it stopped early; 2000 ops at least must be done)
+info "loopfs-fuzz $OPS ops, seed $SEED"
 "$FUZZ" "$OPS" "$SEED" 90 >fuzz.out 2>&1
 rc=$?
 print_file fuzz.out
@@ -38,3 +50,17 @@ case $line in
 esac
 file_last_match fuzz.out '^fuzz: [0-9]+ of [0-9]+ indexes re-added' >/dev/null || fail "no index check"
 ok "every device gone, indexes free again"
+file_last_match fuzz.out '^limit: max_loop_devices=3: 3 adds succeeded, then ENOSPC' >/dev/null ||
+	fail "no charge check (seed $SEED)"
+file_last_match fuzz.out '^limit: partitions: BLKPG add at the limit: ENOSPC; after a device was removed: ok, then ENOSPC; after a delete: ok' >/dev/null ||
+	fail "no partition charge check (seed $SEED)"
+ok "charges given back, partitions charged"
+line=$(file_last_match fuzz.out '^fuzz: holds taken [0-9]+ ') || fail "no line with the hold moves (seed $SEED)"
+v=${line##*violations }
+assert_num "$v" "violations"
+[ "$v" -eq 0 ] || fail "$v violations (seed $SEED)"
+h=${line#fuzz: holds taken }
+h=${h%% *}
+assert_num "$h" "holds taken"
+[ "$h" -ge 10 ] || fail "only $h holds taken (seed $SEED)"
+ok "$h holds on nodes, no violation: ${line#fuzz: }"

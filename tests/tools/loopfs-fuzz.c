@@ -18,18 +18,44 @@
  * unlinked at once) in $TMPDIR are ever bound; fds 0-2 are never passed as
  * an fd argument, and FIFREEZE and blktrace commands are never issued.
  *
+ * Stale nodes (contract clause 1.7): it runs in a mount namespace of its
+ * own, attaches about half of its instances there (on directories in
+ * $TMPDIR) and keeps up to eight holds on nodes (loopN and loopNpM): O_PATH
+ * fds, detached mounts of a node (open_tree(OPEN_TREE_CLONE)) and bind
+ * mounts of a node on a file in $TMPDIR, released at random.  It removes
+ * held devices (LOOP_CTL_REMOVE, unlinkat()), adds and deletes partitions
+ * (BLKPG) on bound devices and opens them by name, re-adds recently removed
+ * and held indexes (LOOP_CTL_ADD on every loop-control, the host's
+ * included), and reopens held nodes O_RDWR through /proc/self/fd/N or the
+ * bind's path.  A violation is counted and printed with the seed when
+ *   - a held node whose device or partition is gone opens, or fails with
+ *     anything but ENXIO (gone: LOOP_CTL_REMOVE, BLKPG_DEL_PARTITION or
+ *     BLKRRPART succeeded on it, it was unlinked while not open, or its
+ *     number left /sys/dev/block -- the hold pins the number, so that is
+ *     final);
+ *   - a held number shows up in /sys/dev/block under another name or as
+ *     another sysfs directory (another device or partition took it);
+ *   - LOOP_CTL_ADD of an index succeeds while a hold on it is open.
+ * Right after a BLKPG add the partition must be found by name in the
+ * device's instance: its open may fail only as the device's own open does
+ * (ENXIO while a LOOP_CLR_FD is pending), and it is listed by readdir
+ * (checked now and then).
+ *
  * It stops after OPS operations (or MAX_SECONDS, default 0 = no limit, and
- * then says so), closes everything and checks:
+ * then says so), releases the holds and closes everything and checks:
  *   - every call returned >= 0, or -1 with an errno in 1..4095;
  *   - no instance operation ever named a device that existed before the run
  *     (a host device);
  *   - after the last close every device it saw is gone from /sys/block
- *     (within 15 s) and /sys/block holds exactly the loop devices it held
- *     at the start;
+ *     (within 15 s), every partition it saw from /sys/class/block, and
+ *     /sys/block holds exactly the loop devices it held at the start;
  *   - the indexes are free again: LOOP_CTL_ADD of (up to 8 of) them in a
- *     fresh instance succeeds.
- * It prints "fuzz: N ops, seed S, errno histogram ..." and exits 0, or 1
- * when a check fails.
+ *     fresh instance succeeds;
+ *   - the charges are back: with max_loop_devices=3 a fresh instance adds
+ *     exactly 3 devices, and partitions are charged (lt_limit_check()).
+ * It prints "fuzz: N ops, seed S, errno histogram ...", a line with the
+ * counts of the hold and partition moves ending in "violations V", and
+ * exits 0, or 1 when a check fails or there was a violation.
  */
 #include "loopfs-tools.h"
 
@@ -45,6 +71,9 @@
 #define NR_INST		4
 #define NR_FDS		48
 #define NR_BACK		3
+#define NR_HOLDS	8
+#define NR_PARTS	1024
+#define NR_REMOVED	16
 #define MAP_BITS	(1 << 20)
 #define BACK_SIZE	(1 << 20)
 
@@ -55,19 +84,41 @@ struct fdent {
 	enum kind kind;
 	int inst;		/* instance serial, -1 for backing files */
 	int nr;			/* device number for K_DEV */
+	int partno;		/* K_DEV: opened as loopNpM (0: loopN) */
+	int opath;		/* K_DEV: an O_PATH fd (does not open the device) */
 };
 
 static uint64_t rs;
-static struct { int mfd; int serial; } inst[NR_INST];
-static int next_serial;
+static unsigned long long seed;
+static struct {
+	int mfd;
+	int serial;
+	int attached;		/* mounted on dir in our mount namespace */
+	char dir[PATH_MAX];
+} inst[NR_INST];
+static int next_serial, private_mounts, host_ctl = -1;
 static struct fdent fds[NR_FDS];
 static int nfds;
 static unsigned char host_map[MAP_BITS / 8], seen_map[MAP_BITS / 8];
+/* indexes whose fd was passed as an fd argument: maybe held open by a loop */
+static unsigned char stacked_map[MAP_BITS / 8];
 static int seen[4096], nseen;
+static int seen_parts[NR_PARTS][2], nseen_parts;
+static int removed[NR_REMOVED], nremoved;	/* recently removed indexes */
+static struct lt_hold holds[NR_HOLDS];
+static int nholds;
 static unsigned long long errs[4096], nok, nops, nadds, impossible;
+static unsigned long long violations, part_lookup_fail;
+static struct {
+	unsigned long long taken[LT_HOLD_HOWS], take_failed, released,
+		reopens, reopen_gone, reopen_live, reopen_live_failed,
+		part_add, part_add_ok, part_del, part_del_ok, part_open,
+		part_open_ok, removes_held, removes_held_ok, readds_held,
+		readds_eexist, readds_nospc;
+} hs;
 static char *buf, *edge;	/* edge: 8 bytes before an unmapped page */
 static volatile const char *cur_op = "start";
-static char backing_dir[PATH_MAX];
+static char backing_dir[PATH_MAX / 2];
 
 static void on_term(int sig)
 {
@@ -95,6 +146,83 @@ static void note_nr(long nr, const char *how)
 		if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
 			seen[nseen++] = nr;
 	}
+}
+
+static void note_part(int nr, int partno)
+{
+	int i;
+
+	for (i = 0; i < nseen_parts; i++)
+		if (seen_parts[i][0] == nr && seen_parts[i][1] == partno)
+			return;
+	if (nseen_parts < NR_PARTS) {
+		seen_parts[nseen_parts][0] = nr;
+		seen_parts[nseen_parts][1] = partno;
+		nseen_parts++;
+	}
+}
+
+static void violation(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "VIOLATION: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (op %llu, seed %llu)\n", nops, seed);
+	violations++;
+}
+
+/*
+ * Device @nr (partno 0: with its partitions), one partition of it (partno
+ * > 0) or all its partitions (partno < 0) are known to be gone: so are the
+ * holds on them.  (A hold pins the index, so index @nr is the held device.)
+ */
+static void holds_gone(int nr, int partno)
+{
+	int i;
+
+	for (i = 0; i < nholds; i++)
+		if (holds[i].nr == nr &&
+		    (!partno || holds[i].partno == partno ||
+		     (partno < 0 && holds[i].partno)))
+			holds[i].gone = 1;
+}
+
+static int held(int nr)
+{
+	int i;
+
+	for (i = 0; i < nholds; i++)
+		if (holds[i].nr == nr)
+			return 1;
+	return 0;
+}
+
+static void note_removed(int nr)
+{
+	if (nremoved < NR_REMOVED)
+		removed[nremoved++] = nr;
+	else
+		removed[lt_below(&rs, NR_REMOVED)] = nr;
+}
+
+/*
+ * Whether device @nr may be open, so that an unlink leaves it until its last
+ * close: an fd of ours on it or a partition of it, or it was ever passed as
+ * an fd argument (a loop device may have it as its backing file).
+ */
+static int maybe_open(int nr)
+{
+	int j;
+
+	if (nr >= 0 && nr < MAP_BITS && lt_bit(stacked_map, nr))
+		return 1;
+	for (j = 0; j < nfds; j++)
+		if (fds[j].kind == K_DEV && fds[j].nr == nr && !fds[j].opath)
+			return 1;
+	return 0;
 }
 
 /* Account for one call's result. */
@@ -142,7 +270,18 @@ static int pick_fd(int kind)
 	return -1;
 }
 
-static void add_fd(int fd, enum kind kind, int serial, int nr)
+static int inst_of(int serial)
+{
+	int i;
+
+	for (i = 0; i < NR_INST; i++)
+		if (inst[i].mfd >= 0 && inst[i].serial == serial)
+			return i;
+	return -1;
+}
+
+static void add_fd(int fd, enum kind kind, int serial, int nr, int partno,
+		   int opath)
 {
 	if (fd < 0)
 		return;
@@ -150,7 +289,7 @@ static void add_fd(int fd, enum kind kind, int serial, int nr)
 		close(fd);
 		return;
 	}
-	fds[nfds++] = (struct fdent){ fd, kind, serial, nr };
+	fds[nfds++] = (struct fdent){ fd, kind, serial, nr, partno, opath };
 }
 
 static void drop_fd(int j)
@@ -184,9 +323,18 @@ static long pick_fdarg(void)
 	case 1: return -(long)lt_below(&rs, 1000) - 2;
 	case 2: return 4000 + lt_below(&rs, 1000);	/* not open */
 	case 3: return (long)INT_MAX + lt_below(&rs, 3);
+	case 4:		/* an O_PATH or open_tree() fd of a hold */
+		j = nholds ? (int)lt_below(&rs, nholds) : -1;
+		if (j >= 0 && holds[j].fd > 2)
+			return holds[j].fd;
+		/* fall through */
 	default:
 		j = pick_fd(-1);
-		return j < 0 ? -1 : fds[j].fd;
+		if (j < 0)
+			return -1;
+		if (fds[j].kind == K_DEV && fds[j].nr >= 0 && fds[j].nr < MAP_BITS)
+			stacked_map[fds[j].nr / 8] |= 1 << (fds[j].nr % 8);
+		return fds[j].fd;
 	}
 }
 
@@ -329,6 +477,22 @@ static void op_new_instance(void)
 	}
 	inst[i].mfd = mfd;
 	inst[i].serial = next_serial++;
+	inst[i].attached = 0;
+	if (private_mounts && lt_below(&rs, 2)) {
+		/* attached: its nodes can be cloned and bind mounted */
+		cur_op = "move_mount(instance)";
+		inst[i].attached = !res(lt_attach(mfd, inst[i].dir));
+	}
+}
+
+/* An attached instance is unmounted (lazily, like umount -l) */
+static void inst_unmount(int i)
+{
+	if (!inst[i].attached)
+		return;
+	cur_op = "umount2(instance)";
+	res(lt_umount(inst[i].dir, LT_MNT_DETACH));
+	inst[i].attached = 0;
 }
 
 static void op_close_instance(void)
@@ -337,6 +501,7 @@ static void op_close_instance(void)
 
 	if (i < 0)
 		return;
+	inst_unmount(i);
 	cur_op = "close(mount fd)";
 	res(close(inst[i].mfd));
 	inst[i].mfd = -1;
@@ -351,7 +516,7 @@ static void op_open_ctl(void)
 	cur_op = "openat(loop-control)";
 	add_fd(res(openat(inst[i].mfd, "loop-control",
 			  (lt_below(&rs, 4) ? O_RDWR : O_RDONLY) | O_CLOEXEC)),
-	       K_CTL, inst[i].serial, -1);
+	       K_CTL, inst[i].serial, -1, 0, 0);
 }
 
 static void op_open_dev(void)
@@ -359,21 +524,32 @@ static void op_open_dev(void)
 	static const int fl[] = { O_RDWR, O_RDONLY, O_WRONLY, O_RDWR | O_EXCL,
 				  O_RDONLY | O_NONBLOCK, O_RDWR | O_DIRECT,
 				  O_RDWR | O_SYNC, O_PATH };
-	int i = pick_inst(), fd;
+	int i = pick_inst(), fd, flags, pno = 0, k;
 	long nr = pick_nr();
 	char name[40];
 
 	if (i < 0)
 		return;
-	if (lt_below(&rs, 8) == 0)
-		snprintf(name, sizeof(name), "loop%ldp%u", nr, 1 + lt_below(&rs, 3));
+	if (nseen_parts && lt_below(&rs, 6) == 0) {
+		k = lt_below(&rs, nseen_parts);
+		nr = seen_parts[k][0];
+		pno = seen_parts[k][1];
+	} else if (lt_below(&rs, 8) == 0) {
+		pno = 1 + lt_below(&rs, 8);
+	}
+	if (pno)
+		snprintf(name, sizeof(name), "loop%ldp%d", nr, pno);
 	else
 		snprintf(name, sizeof(name), "loop%ld", nr);
-	cur_op = "openat(loopN)";
-	fd = res(openat(inst[i].mfd, name, fl[lt_below(&rs, 8)] | O_CLOEXEC));
-	if (fd >= 0)
+	flags = fl[lt_below(&rs, 8)];
+	cur_op = pno ? "openat(loopNpM)" : "openat(loopN)";
+	fd = res(openat(inst[i].mfd, name, flags | O_CLOEXEC));
+	if (fd >= 0) {
 		note_nr(nr, "openat(instance, loopN)");
-	add_fd(fd, K_DEV, inst[i].serial, nr);
+		if (pno)
+			note_part(nr, pno);
+	}
+	add_fd(fd, K_DEV, inst[i].serial, nr, pno, flags == O_PATH);
 }
 
 static void op_close_fd(void)
@@ -384,23 +560,37 @@ static void op_close_fd(void)
 		drop_fd(j);
 }
 
+/* loopN was unlinked: the device is gone now unless it is open */
+static void unlinked(int nr)
+{
+	note_removed(nr);
+	if (!maybe_open(nr))
+		holds_gone(nr, 0);
+}
+
 static void op_unlink(void)
 {
 	static const char *other[] = { "loop-control", ".", "..", "", "loop",
 				       "loop-1", "nonexistent" };
-	int i = pick_inst();
+	int i = pick_inst(), dev = 0, flags;
+	long nr = -1;
 	char name[40];
 
 	if (i < 0)
 		return;
-	if (lt_below(&rs, 5))
-		snprintf(name, sizeof(name), "loop%ld", pick_nr());
-	else if (lt_below(&rs, 2))
+	if (lt_below(&rs, 5)) {
+		nr = pick_nr();
+		snprintf(name, sizeof(name), "loop%ld", nr);
+		dev = 1;
+	} else if (lt_below(&rs, 2)) {
 		snprintf(name, sizeof(name), "loop%ldp1", pick_nr());
-	else
+	} else {
 		snprintf(name, sizeof(name), "%s", other[lt_below(&rs, 7)]);
+	}
+	flags = lt_below(&rs, 6) ? 0 : AT_REMOVEDIR;
 	cur_op = "unlinkat";
-	res(unlinkat(inst[i].mfd, name, lt_below(&rs, 6) ? 0 : AT_REMOVEDIR));
+	if (!res(unlinkat(inst[i].mfd, name, flags)) && dev && !flags)
+		unlinked(nr);
 }
 
 static void op_namespace(void)
@@ -452,8 +642,51 @@ static void op_readdir(void)
 		nr = strtol(e->d_name + 4, &end, 10);
 		if (end != e->d_name + 4 && !*end)
 			note_nr(nr, "readdir(instance)");
+		else if (end != e->d_name + 4 && *end == 'p')
+			note_part(nr, atoi(end + 1));
 	}
 	closedir(d);
+}
+
+/*
+ * LOOP_CTL_ADD(@nr) on loop-control @fd (the host's when @host): EEXIST
+ * everywhere while a hold on @nr is open.
+ */
+static void ctl_add(int fd, long nr, int host)
+{
+	int h = nr >= 0 && nr <= INT_MAX && held(nr);
+	long r;
+
+	cur_op = host ? "LOOP_CTL_ADD on the host" : "LOOP_CTL_ADD";
+	r = res(ioctl(fd, LOOP_CTL_ADD, nr));
+	if (h) {
+		hs.readds_held++;
+		if (r < 0 && errno == EEXIST)
+			hs.readds_eexist++;
+		if (r < 0 && errno == ENOSPC)
+			hs.readds_nospc++;	/* a limit is checked first */
+	}
+	if (r < 0)
+		return;
+	if (h)
+		violation("LOOP_CTL_ADD(%ld) on %s succeeded while a hold on index %ld was open",
+			  nr, host ? "the host's loop-control" : "an instance's loop-control", nr);
+	if (host) {
+		/* not ours to keep */
+		if (ioctl(fd, LOOP_CTL_REMOVE, r))
+			fprintf(stderr, "loopfs-fuzz: cannot remove host loop%ld: %m\n", r);
+		return;
+	}
+	note_nr(r, "LOOP_CTL_ADD");
+}
+
+/* LOOP_CTL_REMOVE(@nr) on loop-control @fd succeeded: the device is gone */
+static void ctl_removed(long nr)
+{
+	if (nr < 0 || nr > INT_MAX)
+		return;
+	holds_gone(nr, 0);
+	note_removed(nr);
 }
 
 static void op_ctl(void)
@@ -472,16 +705,14 @@ static void op_ctl(void)
 		nadds++;
 		break;
 	case 3: case 4:
-		cur_op = "LOOP_CTL_ADD";
-		nr = pick_nr();
-		r = res(ioctl(fds[j].fd, LOOP_CTL_ADD, nr));
-		if (r >= 0)
-			note_nr(r, "LOOP_CTL_ADD");
+		ctl_add(fds[j].fd, pick_nr(), 0);
 		nadds++;
 		break;
 	case 5: case 6: case 7:
 		cur_op = "LOOP_CTL_REMOVE";
-		res(ioctl(fds[j].fd, LOOP_CTL_REMOVE, pick_nr()));
+		nr = pick_nr();
+		if (!res(ioctl(fds[j].fd, LOOP_CTL_REMOVE, nr)))
+			ctl_removed(nr);
 		break;
 	case 8:
 		cur_op = "LOOP_* on loop-control";
@@ -587,7 +818,8 @@ static void op_blk_ioctl(void)
 	k = lt_below(&rs, 6);
 	if (k == 0) {
 		cur_op = "BLKRRPART";
-		res(ioctl(fd, BLKRRPART));
+		if (!res(ioctl(fd, BLKRRPART)))
+			holds_gone(fds[j].nr, -1);	/* the old partitions went */
 	} else if (k == 1) {
 		cur_op = "BLKFLSBUF";
 		res(ioctl(fd, BLKFLSBUF));
@@ -607,7 +839,12 @@ static void op_blk_ioctl(void)
 		p->pno = lt_below(&rs, 4) ? (int)(1 + lt_below(&rs, 4)) : (int)lt_rand(&rs);
 		p->start = lt_below(&rs, 3) ? 512LL * lt_below(&rs, 2048) : (long long)odd_u64();
 		p->length = lt_below(&rs, 3) ? 512LL * lt_below(&rs, 2048) : (long long)odd_u64();
-		res(ioctl(fd, BLKPG, a));
+		if (!res(ioctl(fd, BLKPG, a)) && a->data == (void *)p) {
+			if (a->op == BLKPG_DEL_PARTITION && p->pno > 0)
+				holds_gone(fds[j].nr, p->pno);
+			else if (a->op == BLKPG_ADD_PARTITION)
+				note_part(fds[j].nr, p->pno);
+		}
 	} else if (k == 4) {
 		uint64_t *range = (void *)buf;
 
@@ -646,6 +883,312 @@ static void op_io(void)
 	}
 }
 
+/* Move 1: take a hold on a node (an O_PATH fd, a detached or a bind mount), or let one go */
+static void op_hold(void)
+{
+	static const int hows[] = { LT_HOLD_PATH, LT_HOLD_PATH, LT_HOLD_TREE, LT_HOLD_BIND };
+	int i, k, how, r;
+	char name[40];
+
+	if (nholds && (nholds == NR_HOLDS || lt_below(&rs, 3) == 0)) {
+		k = lt_below(&rs, nholds);
+		cur_op = "release a hold";
+		lt_hold_release(&holds[k]);
+		holds[k] = holds[--nholds];
+		hs.released++;
+		return;
+	}
+	i = pick_inst();
+	if (i < 0)
+		return;
+	k = pick_fd(K_DEV);
+	if (lt_below(&rs, 4) && (!lt_pick_node(inst[i].mfd, &rs, 0, name, sizeof(name)) ||
+				 ((i = pick_inst()) >= 0 &&
+				  !lt_pick_node(inst[i].mfd, &rs, 0, name, sizeof(name))))) {
+		/* a node an instance has */
+	} else if (i < 0) {
+		return;
+	} else if (k >= 0 && lt_below(&rs, 2) && inst_of(fds[k].inst) >= 0) {
+		/* a node we have open (or had) */
+		i = inst_of(fds[k].inst);
+		if (fds[k].partno)
+			snprintf(name, sizeof(name), "loop%dp%d", fds[k].nr, fds[k].partno);
+		else
+			snprintf(name, sizeof(name), "loop%d", fds[k].nr);
+	} else if (nseen_parts && lt_below(&rs, 3) == 0) {
+		k = lt_below(&rs, nseen_parts);
+		snprintf(name, sizeof(name), "loop%dp%d", seen_parts[k][0], seen_parts[k][1]);
+	} else {
+		snprintf(name, sizeof(name), "loop%ld", pick_nr());
+	}
+	how = hows[lt_below(&rs, 4)];
+	if (how != LT_HOLD_PATH && !inst[i].attached && lt_below(&rs, 8))
+		how = LT_HOLD_PATH;	/* (a clone of a detached one fails: EINVAL) */
+	cur_op = "take a hold";
+	r = lt_hold_take(&holds[nholds], inst[i].mfd, name, how, backing_dir);
+	errno = -r;
+	if (res(r ? -1 : 0) < 0) {
+		hs.take_failed++;
+		return;
+	}
+	hs.taken[how]++;
+	holds[nholds].inst = inst[i].serial;
+	note_nr(holds[nholds].nr, "a hold on a node of an instance");
+	if (holds[nholds].partno)
+		note_part(holds[nholds].nr, holds[nholds].partno);
+	nholds++;
+}
+
+/* Move 2: reopen a held node O_RDWR; one whose device or partition is gone must not open */
+static void reopen(struct lt_hold *h)
+{
+	char why[400];
+	int fd, out;
+
+	cur_op = "reopen a hold";
+	nops++;
+	hs.reopens++;
+	out = lt_hold_check(h, &fd, why, sizeof(why));
+	switch (out) {
+	case LT_HOLD_LIVE:
+		nok++;
+		hs.reopen_live++;
+		if (lt_below(&rs, 2))
+			add_fd(fd, K_DEV, h->inst, h->nr, h->partno, 0);
+		else
+			close(fd);
+		break;
+	case LT_HOLD_LIVE_FAILED:
+		hs.reopen_live_failed++;
+		errs[errno > 0 && errno < 4096 ? errno : 0]++;
+		break;
+	case LT_HOLD_GONE:
+		hs.reopen_gone++;
+		errs[ENXIO]++;
+		break;
+	default:
+		violation("%s", why);
+	}
+}
+
+static void op_reopen(void)
+{
+	if (nholds)
+		reopen(&holds[lt_below(&rs, nholds)]);
+}
+
+/* Whether name @name of instance @mfd is listed by readdir */
+static int listed(int mfd, const char *name)
+{
+	int fd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), found = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while (!found && (e = readdir(d)))
+		found = !strcmp(e->d_name, name);
+	closedir(d);
+	return found;
+}
+
+/* Whether @fd is open on the device that is node loop@nr of instance @mfd */
+static int node_of(int mfd, int nr, int fd)
+{
+	struct stat a, b;
+	char name[32];
+
+	snprintf(name, sizeof(name), "loop%d", nr);
+	return !fstatat(mfd, name, &a, 0) && !fstat(fd, &b) &&
+	       S_ISBLK(a.st_mode) && a.st_rdev == b.st_rdev;
+}
+
+/*
+ * Move 3: BLKPG add or delete of partition 1..8 of a device (bound first,
+ * sometimes); a partition just added opens by name in the device's instance.
+ */
+static void op_part(void)
+{
+	int j = pick_fd(K_DEV), fd, nr, pno, i, pfd, b;
+	char name[40];
+
+	if (j < 0 || fds[j].partno || fds[j].opath || lt_below(&rs, 2)) {
+		/* a device an instance has, opened for the purpose */
+		i = pick_inst();
+		if (i < 0 || lt_pick_node(inst[i].mfd, &rs, 1, name, sizeof(name)))
+			return;
+		cur_op = "openat(loopN) for BLKPG";
+		fd = res(openat(inst[i].mfd, name, O_RDWR | O_CLOEXEC));
+		if (fd < 0)
+			return;
+		add_fd(fd, K_DEV, inst[i].serial, atoi(name + 4), 0, 0);
+		if (fds[nfds - 1].fd != fd)
+			return;		/* no room: closed */
+		j = nfds - 1;
+	}
+	fd = fds[j].fd;
+	nr = fds[j].nr;
+	pno = 1 + lt_below(&rs, 8);
+	if (nseen_parts && lt_below(&rs, 2)) {
+		/* a partition it had, rather */
+		int k, n = lt_below(&rs, nseen_parts);
+
+		for (k = 0; k < nseen_parts; k++, n = (n + 1) % nseen_parts) {
+			if (seen_parts[n][0] == nr) {
+				pno = seen_parts[n][1];
+				break;
+			}
+		}
+	}
+	if (lt_below(&rs, 5) < 2) {
+		cur_op = "BLKPG_DEL_PARTITION";
+		hs.part_del++;
+		if (!res(lt_blkpg(fd, BLKPG_DEL_PARTITION, pno, 0, 0))) {
+			hs.part_del_ok++;
+			holds_gone(nr, pno);
+		}
+		return;
+	}
+	b = pick_fd(K_BACK);
+	if (b >= 0 && lt_below(&rs, 2)) {
+		cur_op = "LOOP_CONFIGURE before BLKPG";
+		res(lt_configure(fd, fds[b].fd, lt_below(&rs, 3) ? 0 : LO_FLAGS_PARTSCAN));
+	}
+	cur_op = "BLKPG_ADD_PARTITION";
+	hs.part_add++;
+	if (res(lt_blkpg(fd, BLKPG_ADD_PARTITION, pno, 512LL * lt_below(&rs, 2048),
+			 512LL * (1 + lt_below(&rs, 512)))))
+		return;
+	hs.part_add_ok++;
+	note_part(nr, pno);
+	i = inst_of(fds[j].inst);
+	if (i < 0)
+		return;
+	snprintf(name, sizeof(name), "loop%dp%d", nr, pno);
+	cur_op = "openat(loopNpM) after BLKPG add";
+	hs.part_open++;
+	pfd = res(openat(inst[i].mfd, name, O_RDONLY | O_CLOEXEC));
+	if (pfd >= 0) {
+		hs.part_open_ok++;
+		if (lt_below(&rs, 4) == 0 && listed(inst[i].mfd, name) == 0) {
+			fprintf(stderr, "FAIL: %s opens by name but readdir does not list it (op %llu)\n",
+				name, nops);
+			part_lookup_fail++;
+		}
+		add_fd(pfd, K_DEV, fds[j].inst, nr, pno, 0);
+	} else if (node_of(inst[i].mfd, nr, fd)) {
+		/*
+		 * The device is the instance's, so its new partition is too:
+		 * the lookup finds it, and the open fails only where the
+		 * device's does (in rundown after LOOP_CLR_FD, say).
+		 */
+		int e = errno, wfd = -1;
+
+		if (e != ENOENT) {
+			snprintf(name, sizeof(name), "loop%d", nr);
+			wfd = openat(inst[i].mfd, name, O_RDONLY | O_CLOEXEC);
+			snprintf(name, sizeof(name), "loop%dp%d", nr, pno);
+		}
+		if (e == ENOENT || wfd >= 0) {
+			fprintf(stderr, "FAIL: %s does not open by name right after BLKPG add: %s%s (op %llu)\n",
+				name, strerror(e), wfd >= 0 ? ", while the device opens" : "", nops);
+			part_lookup_fail++;
+		}
+		if (wfd >= 0)
+			close(wfd);
+	}
+}
+
+/* A loop-control fd of instance @serial, or any */
+static int pick_ctl_of(int serial)
+{
+	int j;
+
+	for (j = 0; j < nfds; j++)
+		if (fds[j].kind == K_CTL && fds[j].inst == serial)
+			return j;
+	return pick_fd(K_CTL);
+}
+
+/*
+ * Move 4: remove a held device (LOOP_CTL_REMOVE, unlinkat()), or add a
+ * recently removed or a held index again on any loop-control
+ */
+static void op_held_ctl(void)
+{
+	struct lt_hold *h;
+	char name[32];
+	long nr;
+	int c, i, d;
+
+	if (!nholds)
+		return;
+	h = &holds[lt_below(&rs, nholds)];
+	nr = h->nr;
+	i = inst_of(h->inst);
+	switch (lt_below(&rs, 4)) {
+	case 0:
+		c = pick_ctl_of(h->inst);
+		if (i >= 0 && (c < 0 || fds[c].inst != h->inst)) {
+			cur_op = "openat(loop-control) of a held device's instance";
+			add_fd(res(lt_open_ctl(inst[i].mfd)), K_CTL, h->inst, -1, 0, 0);
+			c = pick_ctl_of(h->inst);
+		}
+		if (c < 0)
+			return;
+		if (i >= 0 && lt_below(&rs, 2)) {
+			/* detached first, so that the remove can succeed */
+			snprintf(name, sizeof(name), "loop%ld", nr);
+			cur_op = "LOOP_CLR_FD before LOOP_CTL_REMOVE";
+			d = res(openat(inst[i].mfd, name, O_RDWR | O_CLOEXEC));
+			if (d >= 0) {
+				res(ioctl(d, LOOP_CLR_FD));
+				res(close(d));
+			}
+		}
+		cur_op = "LOOP_CTL_REMOVE of a held device";
+		hs.removes_held++;
+		if (!res(ioctl(fds[c].fd, LOOP_CTL_REMOVE, nr))) {
+			hs.removes_held_ok++;
+			ctl_removed(nr);
+			if (lt_below(&rs, 2))
+				reopen(h);
+		}
+		break;
+	case 1:
+		if (i < 0)
+			i = pick_inst();
+		if (i < 0)
+			return;
+		snprintf(name, sizeof(name), "loop%ld", nr);
+		cur_op = "unlinkat(held loopN)";
+		hs.removes_held++;
+		if (!res(unlinkat(inst[i].mfd, name, 0))) {
+			hs.removes_held_ok++;
+			unlinked(nr);
+			if (lt_below(&rs, 2))
+				reopen(h);
+		}
+		break;
+	default:
+		if (nremoved && lt_below(&rs, 2))
+			nr = removed[lt_below(&rs, nremoved)];
+		if (host_ctl >= 0 && held(nr) && lt_below(&rs, 6) == 0) {
+			ctl_add(host_ctl, nr, 1);
+		} else {
+			c = pick_fd(K_CTL);
+			if (c >= 0)
+				ctl_add(fds[c].fd, nr, 0);
+		}
+		nadds++;
+	}
+}
+
 static void op_mnt_ioctl(void)
 {
 	int i = pick_inst();
@@ -660,7 +1203,14 @@ static void close_all(void)
 {
 	int i;
 
-	/* random order */
+	/* the holds first, then the fds, in random order */
+	while (nholds) {
+		int k = lt_below(&rs, nholds);
+
+		lt_hold_release(&holds[k]);
+		holds[k] = holds[--nholds];
+		hs.released++;
+	}
 	while (nfds) {
 		int j = lt_below(&rs, nfds);
 
@@ -672,25 +1222,47 @@ static void close_all(void)
 		}
 	}
 	for (i = 0; i < NR_INST; i++) {
-		if (inst[i].mfd >= 0)
+		if (inst[i].mfd >= 0) {
+			inst_unmount(i);
 			close(inst[i].mfd);
+		}
 		inst[i].mfd = -1;
 	}
+	if (host_ctl >= 0)
+		close(host_ctl);
+	host_ctl = -1;
 }
 
 static int final_checks(void)
 {
 	static unsigned char now[MAP_BITS / 8];
 	int i, bad = 0, mfd, ctl, tried = 0, freed = 0;
+	char p1[64];
 	double end;
 
 	lt_wait_gone(seen, nseen, 15);
 	for (i = 0; i < nseen; i++) {
 		if (lt_sys_present(seen[i])) {
-			fprintf(stderr, "FAIL: loop%d (seen in an instance) still in /sys/block after everything was closed\n",
-				seen[i]);
+			fprintf(stderr, "FAIL: loop%d (seen in an instance) still in /sys/block after everything was closed (bound to %s)\n",
+				seen[i], lt_sys_backing(seen[i], p1, sizeof(p1)));
 			bad++;
 		}
+	}
+	for (i = 0; i < nseen_parts; i++) {
+		char p[80];
+
+		snprintf(p, sizeof(p), "/sys/class/block/loop%dp%d", seen_parts[i][0],
+			 seen_parts[i][1]);
+		if (!access(p, F_OK)) {
+			fprintf(stderr, "FAIL: partition loop%dp%d (seen in an instance) still in /sys/class/block after everything was closed\n",
+				seen_parts[i][0], seen_parts[i][1]);
+			bad++;
+		}
+	}
+	if ((i = lt_sys_parts(seen_map, MAP_BITS, p1, sizeof(p1))) != 0) {
+		fprintf(stderr, "FAIL: %d partitions of the devices seen left in /sys/class/block (%s, ...)\n",
+			i, i > 0 ? p1 : "unreadable");
+		bad++;
 	}
 	lt_sys_loops(now, MAP_BITS);
 	for (i = 0; i < MAP_BITS; i++) {
@@ -740,12 +1312,14 @@ static int final_checks(void)
 		fprintf(stderr, "FAIL: the fresh instance's devices outlived it\n");
 		bad++;
 	}
+	/* every charge given back, the partitions' too */
+	bad += lt_limit_check(3, NULL, 0);
 	return bad;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long long maxops, seed;
+	unsigned long long maxops;
 	double t0, limit = 0, el;
 	long pg = sysconf(_SC_PAGESIZE);
 	char *map;
@@ -789,15 +1363,25 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_BACK; i++) {
 		int fd = lt_backing(BACK_SIZE);
 
-		add_fd(fd, K_BACK, -1, -1);
+		add_fd(fd, K_BACK, -1, -1, 0, 0);
 		if (i == 0) {
 			/* a read-only open of the same file */
 			char p[64];
 
 			snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-			add_fd(open(p, O_RDONLY | O_CLOEXEC), K_BACK, -1, -1);
+			add_fd(open(p, O_RDONLY | O_CLOEXEC), K_BACK, -1, -1, 0, 0);
 		}
 	}
+	/* bind mounts and attached instances stay in a mount namespace of ours */
+	private_mounts = !lt_private_mounts();
+	if (!private_mounts)
+		printf("fuzz: no mount namespace of its own (%m): no attached instances, no bind or detached mounts of nodes\n");
+	for (i = 0; i < NR_INST; i++) {
+		snprintf(inst[i].dir, sizeof(inst[i].dir), "%s/loopfs-fuzz-mnt%d", backing_dir, i);
+		if (private_mounts && mkdir(inst[i].dir, 0700) && errno != EEXIST)
+			lt_die("mkdir %s: %m", inst[i].dir);
+	}
+	host_ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 
 	t0 = lt_now();
 	while (nops < maxops) {
@@ -810,17 +1394,21 @@ int main(int argc, char **argv)
 		}
 		if (w < 3) op_new_instance();
 		else if (w < 5) op_close_instance();
-		else if (w < 10) op_open_ctl();
-		else if (w < 20) op_open_dev();
-		else if (w < 26) op_close_fd();
-		else if (w < 30) op_unlink();
-		else if (w < 33) op_namespace();
-		else if (w < 36) op_readdir();
-		else if (w < 46) op_ctl();
-		else if (w < 72) op_loop_ioctl();
-		else if (w < 86) op_blk_ioctl();
-		else if (w < 96) op_io();
-		else op_mnt_ioctl();
+		else if (w < 9) op_open_ctl();
+		else if (w < 18) op_open_dev();
+		else if (w < 23) op_close_fd();
+		else if (w < 27) op_unlink();
+		else if (w < 29) op_namespace();
+		else if (w < 32) op_readdir();
+		else if (w < 39) op_ctl();
+		else if (w < 57) op_loop_ioctl();
+		else if (w < 67) op_blk_ioctl();
+		else if (w < 75) op_io();
+		else if (w < 77) op_mnt_ioctl();
+		else if (w < 84) op_hold();
+		else if (w < 89) op_reopen();
+		else if (w < 95) op_part();
+		else op_held_ctl();
 		if (pick_inst() < 0)
 			op_new_instance();
 	}
@@ -834,9 +1422,17 @@ int main(int argc, char **argv)
 		if (errs[i])
 			printf(" %s=%llu", strerrorname_np(i) ? strerrorname_np(i) : "?", errs[i]);
 	printf("\n");
-	if (impossible || bad) {
-		printf("fuzz: FAILED: %llu impossible results, %d failed end checks (seed %llu)\n",
-		       impossible, bad, seed);
+	printf("fuzz: holds taken %llu (O_PATH fd %llu, detached mount %llu, bind mount %llu; %llu failed), released %llu; reopens %llu (gone: ENXIO %llu; live: opened %llu, failed %llu); partitions: BLKPG add %llu (ok %llu), del %llu (ok %llu), opened by name after add %llu (ok %llu), %d seen; held devices removed or unlinked %llu (ok %llu); LOOP_CTL_ADD of held indexes %llu (EEXIST %llu, ENOSPC %llu); violations %llu\n",
+	       hs.taken[LT_HOLD_PATH] + hs.taken[LT_HOLD_TREE] + hs.taken[LT_HOLD_BIND],
+	       hs.taken[LT_HOLD_PATH], hs.taken[LT_HOLD_TREE], hs.taken[LT_HOLD_BIND],
+	       hs.take_failed, hs.released, hs.reopens, hs.reopen_gone, hs.reopen_live,
+	       hs.reopen_live_failed, hs.part_add, hs.part_add_ok, hs.part_del,
+	       hs.part_del_ok, hs.part_open, hs.part_open_ok, nseen_parts,
+	       hs.removes_held, hs.removes_held_ok, hs.readds_held, hs.readds_eexist,
+	       hs.readds_nospc, violations);
+	if (impossible || bad || violations || part_lookup_fail) {
+		printf("fuzz: FAILED: %llu violations, %llu impossible results, %llu partitions missing after BLKPG add, %d failed end checks (seed %llu)\n",
+		       violations, impossible, part_lookup_fail, bad, seed);
 		return 1;
 	}
 	printf("fuzz: ok\n");
