@@ -233,6 +233,24 @@ require_cmds() {
 	done
 }
 
+# check_holds OUT TOOL SEED: the summary line of TOOL's holds on nodes in
+# OUT (loopfs-fuzz, loopfs-stress) shows 10 holds at least and no
+# violation of contract clause 1.7 (a held node of a gone device or
+# partition that opens, a held number reused).
+check_holds() {
+	local out=$1 tool=$2 seed=$3 line v h
+	line=$(file_last_match "$out" "^$tool: holds taken [0-9]+ ") ||
+		fail "no line with the hold moves (seed $seed)"
+	v=${line##*violations }
+	assert_num "$v" "violations"
+	[ "$v" -eq 0 ] || fail "$v violations (seed $seed)"
+	h=${line#"$tool: holds taken "}
+	h=${h%% *}
+	assert_num "$h" "holds taken"
+	[ "$h" -ge 10 ] || fail "only $h holds taken (seed $seed)"
+	ok "$h holds on nodes, no violation: ${line#"$tool: "}"
+}
+
 # raise_max_loop_devices N: let the test's user hold at least N devices and
 # partitions in loopfs instances (the default, 256, is meant to be small);
 # the old limit is restored when the test ends.

@@ -43,15 +43,7 @@ rec=${rec##*instances recycled }
 assert_num "$rec" "instances recycled"
 [ "$rec" -ge 5 ] || fail "only $rec instances recycled"
 ok "$rec instances torn down under the threads"
-line=$(file_last_match stress.out '^stress: holds taken [0-9]+ ') || fail "no line with the hold moves"
-v=${line##*violations }
-assert_num "$v" "violations"
-[ "$v" -eq 0 ] || fail "$v violations (seed $SEED)"
-h=${line#stress: holds taken }
-h=${h%% *}
-assert_num "$h" "holds taken"
-[ "$h" -ge 10 ] || fail "only $h holds taken"
-ok "$h holds on nodes, no violation: ${line#stress: }"
+check_holds stress.out stress "$SEED"
 
 loop_list_to now
 [ "$now" = "$_LIB_BASELINE" ] || fail "loop devices left over: $(lines_not_in "$now" "$_LIB_BASELINE" | tr '\n' ' ')"

@@ -55,12 +55,4 @@ file_last_match fuzz.out '^limit: max_loop_devices=3: 3 adds succeeded, then ENO
 file_last_match fuzz.out '^limit: partitions: BLKPG add at the limit: ENOSPC; after a device was removed: ok, then ENOSPC; after a delete: ok' >/dev/null ||
 	fail "no partition charge check (seed $SEED)"
 ok "charges given back, partitions charged"
-line=$(file_last_match fuzz.out '^fuzz: holds taken [0-9]+ ') || fail "no line with the hold moves (seed $SEED)"
-v=${line##*violations }
-assert_num "$v" "violations"
-[ "$v" -eq 0 ] || fail "$v violations (seed $SEED)"
-h=${line#fuzz: holds taken }
-h=${h%% *}
-assert_num "$h" "holds taken"
-[ "$h" -ge 10 ] || fail "only $h holds taken (seed $SEED)"
-ok "$h holds on nodes, no violation: ${line#fuzz: }"
+check_holds fuzz.out fuzz "$SEED"

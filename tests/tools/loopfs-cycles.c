@@ -45,17 +45,12 @@ static int bad;
 
 static int count_entries(int dirfd_src)
 {
-	int fd = openat(dirfd_src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
 	struct dirent *e;
-	DIR *d;
+	DIR *d = lt_opendir(dirfd_src);
+	int n = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			n++;

@@ -980,17 +980,12 @@ static void op_reopen(void)
 /* Whether name @name of instance @mfd is listed by readdir */
 static int listed(int mfd, const char *name)
 {
-	int fd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), found = 0;
 	struct dirent *e;
-	DIR *d;
+	DIR *d = lt_opendir(mfd);
+	int found = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
 	while (!found && (e = readdir(d)))
 		found = !strcmp(e->d_name, name);
 	closedir(d);

@@ -426,6 +426,20 @@ static inline int lt_sys_parts(const unsigned char *map, int nbits,
 	return n;
 }
 
+/* A readdir handle on directory @dfd (a mount fd of an instance), or NULL. */
+static inline DIR *lt_opendir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
 /*
  * A random node of the instance whose root is @mfd, by readdir: loopN or
  * loopNpM (@want 0), a device (1) or a partition (2); its name into @name.
@@ -434,18 +448,13 @@ static inline int lt_sys_parts(const unsigned char *map, int nbits,
 static inline int lt_pick_node(int mfd, uint64_t *rs, int want, char *name,
 			       size_t len)
 {
-	int fd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0, k, nr, pno;
+	int n = 0, k, nr, pno;
 	struct dirent *e;
 	char c;
-	DIR *d;
+	DIR *d = lt_opendir(mfd);
 
-	if (fd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
 	while ((e = readdir(d))) {
 		k = sscanf(e->d_name, "loop%dp%d%c", &nr, &pno, &c);
 		if ((k != 1 && k != 2) || (want == 1 && k == 2) || (want == 2 && k == 1))
