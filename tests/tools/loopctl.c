@@ -20,6 +20,9 @@
  *                                       (default 1) rounds of COUNT timed
  *                                       GET_FREE calls; prints the best
  *                                       round as "ns_per_op=X dev=N"
+ *   loopctl DEVICE change_fd FILE       LOOP_CHANGE_FD of DEVICE (opened
+ *                                       read-only) to FILE (opened
+ *                                       read-only), prints "changed"
  *   loopctl --mount DIR [OPTS]          mount("none", DIR, "loopfs", 0, OPTS)
  *   loopctl --fsconfig [OPTS [FSTYPE]]  fsopen("loopfs"), one fsconfig() per
  *                                       comma separated key[=value] of OPTS,
@@ -50,6 +53,10 @@
 #define LOOP_CTL_ADD		0x4C80
 #define LOOP_CTL_REMOVE		0x4C81
 #define LOOP_CTL_GET_FREE	0x4C82
+#endif
+
+#ifndef LOOP_CHANGE_FD
+#define LOOP_CHANGE_FD		0x4C06
 #endif
 
 #ifndef __NR_fsopen
@@ -106,6 +113,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: loopctl CONTROL get_free|add N|remove N|add_many COUNT [START]|remove_many|bench_get_free COUNT [ROUNDS]\n"
+		"       loopctl DEVICE change_fd FILE\n"
 		"       loopctl --mount DIR [OPTS]\n"
 		"       loopctl --fsconfig [OPTS [FSTYPE]]\n");
 	return 2;
@@ -217,10 +225,27 @@ int main(int argc, char **argv)
 		return usage();
 
 	cmd = argv[2];
-	fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	/* LOOP_CHANGE_FD is only for read-only devices: open them so. */
+	fd = open(argv[1], (strcmp(cmd, "change_fd") ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "loopctl: open %s: %s\n", argv[1], strerror(errno));
 		return fail_errno(errno);
+	}
+
+	if (!strcmp(cmd, "change_fd")) {
+		int ffd;
+
+		if (argc < 4)
+			return usage();
+		ffd = open(argv[3], O_RDONLY | O_CLOEXEC);
+		if (ffd < 0) {
+			fprintf(stderr, "loopctl: open %s: %s\n", argv[3], strerror(errno));
+			return fail_errno(errno);
+		}
+		if (ioctl(fd, LOOP_CHANGE_FD, ffd) < 0)
+			return fail_errno(errno);
+		printf("changed\n");
+		return 0;
 	}
 
 	if (!strcmp(cmd, "get_free")) {
