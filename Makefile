@@ -7,11 +7,15 @@ KSRC  := build/src
 IMAGE := arch/x86/boot/bzImage
 export BASE_VERSION
 export CCACHE_DIR ?= $(HOME)/.cache/loopfs-ccache
+# userspace/ (what container managers install): `make install` puts it in
+# $(DESTDIR)$(PREFIX)/bin.
+PREFIX ?= /usr/local
+CFLAGS ?= -O2
 
 # The kernel builds use every core themselves; keep make's own steps ordered.
 .NOTPARALLEL:
 .PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
-	selftests check demo shell one clean
+	selftests userspace install check demo shell one clean
 
 all: check
 
@@ -45,13 +49,24 @@ kernels: kernel-loopfs kernel-stock
 selftests: src
 	scripts/build-selftests.sh
 
-check: deps base src kernels selftests
+# The node linker (userspace/loopfs-link.c): plain C, needing neither the
+# kernel source nor its headers, so that `make install` works on its own.
+userspace: build/userspace/loopfs-link
+
+build/userspace/loopfs-link: userspace/loopfs-link.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
+
+install: userspace
+	install -D -m 0755 build/userspace/loopfs-link $(DESTDIR)$(PREFIX)/bin/loopfs-link
+
+check: deps base src kernels selftests userspace
 	scripts/check.sh
 
 demo: kernel-loopfs
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/demo demo
 
-shell: kernel-loopfs selftests
+shell: kernel-loopfs selftests userspace
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/shell shell
 
 # Some tests in one boot of the loopfs kernel, as it is (no rebuild):
@@ -70,5 +85,5 @@ clean:
 	rm -rf build/base build/base.stamp build/base.tmp \
 		build/src build/src.stamp build/src.files build/src.tmp \
 		build/kernel-loopfs build/kernel-stock build/hdr \
-		build/selftests build/results
+		build/selftests build/userspace build/results
 	@if [ -d build/tree ]; then echo "clean: kept build/tree (remove it by hand)"; fi

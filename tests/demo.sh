@@ -62,7 +62,6 @@ demo_container() {
 	if [ "$me" = red ]; then
 		run mount "$dev" "$mnt" || fail "mount"
 	else
-		ct_spare
 		run mount -o loop "$img" "$mnt" || fail "mount -o loop"
 	fi
 	run cat "$mnt/message" || fail "read back"

@@ -10,6 +10,8 @@
 #   $RESULTS        a writable directory for results
 #   $LOOPCTL        the loopctl tool (tests/tools/loopctl.c), default
 #                   $PROJECT/build/tools/loopctl
+#   $LOOPFS_LINK    the node linker (userspace/loopfs-link.c), default
+#                   $PROJECT/build/userspace/loopfs-link
 # Exit status: 0 pass, 1 fail, 77 skip.
 #
 # Do not use process substitution <(...) in tests: the guest's devtmpfs has
@@ -23,14 +25,10 @@
 #
 # Containers: ct_run runs a command in new mount and pid namespaces whose /dev
 # is a fresh tmpfs holding null, zero, ..., a private loopfs instance at
-# /dev/loopfs and the symlink /dev/loop-control -> loopfs/loop-control.
-# Unmodified util-linux (2.38) composes the path /dev/loopN itself after
-# LOOP_CTL_GET_FREE, so a container needs /dev/loopN links to the instance's
-# nodes before losetup/mount opens them: ct_spare plays the part of the
-# container manager's udev rule / helper service, it runs the unmodified
-# `losetup -f` (which makes the instance hold one unbound device) and links
-# every node of the instance as /dev/loopN.  Call it before each
-# `losetup -f --show` or `mount -o loop`.
+# /dev/loopfs, the symlink /dev/loop-control -> loopfs/loop-control and, as
+# a container manager would run it, the node linker (userspace/loopfs-link)
+# that keeps /dev/loopN -> loopfs/loopN (and loopNpM) links: unmodified
+# util-linux composes /dev/loopN itself after LOOP_CTL_GET_FREE.
 
 set -u
 set -o pipefail
@@ -47,13 +45,14 @@ esac
 LIB_SH=$TESTS_DIR/lib.sh
 PROJECT=${PROJECT:-${TESTS_DIR%/*}}
 LOOPCTL=${LOOPCTL:-$PROJECT/build/tools/loopctl}
+LOOPFS_LINK=${LOOPFS_LINK:-$PROJECT/build/userspace/loopfs-link}
 RESULTS=${RESULTS:-}
 if [ -z "${TEST_NAME:-}" ]; then
 	TEST_NAME=${0##*/}
 	TEST_NAME=${TEST_NAME%.sh}
 fi
 PATH=$PATH:/sbin:/usr/sbin
-export PROJECT LOOPCTL LIB_SH TESTS_DIR TEST_NAME PATH
+export PROJECT LOOPCTL LOOPFS_LINK LIB_SH TESTS_DIR TEST_NAME PATH
 
 # ---------------------------------------------------------------- reporting
 
@@ -534,31 +533,29 @@ ct_setup_dev() {
 		mount -t loopfs none /dev/loopfs || fail "container: mount -t loopfs none /dev/loopfs"
 	fi
 	ln -s loopfs/loop-control /dev/loop-control || fail "container: /dev/loop-control link"
-	ct_spare
+	ct_start_linker
 	return 0
 }
 
-# ct_link: (inside the container) /dev/loopN -> loopfs/loopN for every node of
-# the instance; drop links whose node went away.
-ct_link() {
-	local f n
-	for f in /dev/loopfs/loop*; do
-		[ -e "$f" ] || continue
-		n=${f##*/}
-		[[ $n =~ ^loop[0-9]+$ ]] || continue
-		[ -L "/dev/$n" ] || ln -s "loopfs/$n" "/dev/$n"
-	done
-	for f in /dev/loop*; do
-		[ -L "$f" ] && [ ! -e "$f" ] && [ "${f##*/}" != loop-control ] && rm -f "$f"
-	done
+# ct_start_linker [INSTANCE_DIR [DEV_DIR]]: (inside the container) start the
+# node linker on INSTANCE_DIR (default /dev/loopfs) and DEV_DIR (default
+# /dev) in the background and wait until it has linked what the instance
+# holds.  It holds no file of the instance, but it lives in the container's
+# mount namespace: it is stopped when the container's shell exits (defer),
+# and dies anyway with the container's pid namespace.
+ct_start_linker() {
+	# (the ready file goes to DEV_DIR: the container can always write there)
+	local ready=${2:-/dev}/.loopfs-link.ready pid
+	[ -x "$LOOPFS_LINK" ] || fail "no node linker $LOOPFS_LINK (make userspace)"
+	"$LOOPFS_LINK" -r "$ready" "${1:-/dev/loopfs}" "${2:-/dev}" &
+	pid=$!
+	defer kill "$pid"
+	wait_until 60 _ct_linker_up "$ready" "$pid" || fail "container: loopfs-link did not start"
+	[ -e "$ready" ] || fail "container: loopfs-link exited"
 	return 0
 }
 
-# ct_spare: (inside the container) have one unbound device ready and linked.
-ct_spare() {
-	losetup -f >/dev/null 2>&1
-	ct_link
-}
+_ct_linker_up() { [ -e "$1" ] || ! kill -0 "$2" 2>/dev/null; }
 
 # wait_file PATH [TIMEOUT]: wait for a file (synchronisation between the test
 # and its containers through the scratch directory)

@@ -28,7 +28,7 @@ echo "$hdev" >host.dev
 
 # in_container: (root of a new user namespace)
 in_container() {
-	local dev n hdev v
+	local dev n hdev v fd
 	read -r hdev <"$SCRATCH/host.dev"
 	mkdir -p "$SCRATCH/inst"
 	mount -t loopfs none "$SCRATCH/inst" || fail "mount -t loopfs in the user namespace"
@@ -40,8 +40,11 @@ in_container() {
 	assert_eq "$(blockdev --getra "$dev")" 1024 "read-ahead set by BLKRASET"
 	blockdev --setfra 2048 "$dev" || fail "blockdev --setfra 2048 on its own device"
 	assert_eq "$(blockdev --getfra "$dev")" 2048 "read-ahead set by BLKFRASET"
+	# (the soft block size is reset at the first open: hold one)
+	exec {fd}<"$dev" || fail "open $dev"
 	blockdev --setbsz 2048 "$dev" || fail "blockdev --setbsz 2048 on its own device"
 	assert_eq "$(blockdev --getbsz "$dev")" 2048 "soft block size set by BLKBSZSET"
+	exec {fd}<&-
 	blockdev --setro "$dev" || fail "blockdev --setro on its own device"
 	assert_eq "$(blockdev --getro "$dev")" 1 "read-only set by BLKROSET"
 	blockdev --setrw "$dev" || fail "blockdev --setrw on its own device"

@@ -42,7 +42,6 @@ ct_side() {
 		ok "[$me] mount $dev"
 	else
 		losetup -d "$dev" || fail "[$me] losetup -d $dev"
-		ct_spare
 		mount -o loop "$img" "$mnt" || fail "[$me] mount -o loop $img"
 		src=$(findmnt -n -o SOURCE "$mnt") || fail "[$me] findmnt"
 		n=$(num_of_dev "$src") || fail "[$me] mount -o loop source '$src'"
@@ -57,7 +56,6 @@ ct_side() {
 	if [ "$me" = a ]; then
 		mount "$dev" "$mnt" || fail "[$me] remount $dev"
 	else
-		ct_spare
 		mount -o loop "$img" "$mnt" || fail "[$me] remount -o loop"
 		src=$(findmnt -n -o SOURCE "$mnt")
 		n=$(num_of_dev "$src") || fail "[$me] mount -o loop source '$src'"

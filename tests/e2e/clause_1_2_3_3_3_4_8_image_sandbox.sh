@@ -46,10 +46,9 @@ sandbox_side() {
 		fail "[sandbox] mount -t loopfs as root of a user namespace"
 	ok "[sandbox] uid $(id -u) in its user namespace mounted loopfs"
 	ln -s loopfs/loop-control /dev/loop-control || fail "[sandbox] link"
-	# What a container manager's udev rule does: link the instance's
-	# nodes where util-linux looks for them.
-	losetup -f >/dev/null || fail "[sandbox] losetup -f (GET_FREE)"
-	ct_link
+	# What a container manager runs next to it: the node linker, which
+	# links the instance's nodes where util-linux looks for them.
+	ct_start_linker
 
 	truncate -s 64M "$W/disk.img" || fail "[sandbox] truncate"
 	dev=$(losetup -fP --show "$W/disk.img") || fail "[sandbox] losetup -fP --show"
@@ -57,6 +56,7 @@ sandbox_side() {
 	assert_num "$n" "[sandbox] device number from losetup"
 	assert_blk "/dev/loopfs/loop$n" "[sandbox] instance node of $dev"
 	ok "[sandbox] losetup -fP --show -> $dev"
+	assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[sandbox] /dev/loop$n made by the linker"
 
 	printf 'label: dos\nstart=2048, size=61440, type=83\nstart=63488, type=c\n' |
 		sfdisk -q "$dev" || fail "[sandbox] sfdisk (BLKRRPART in a user namespace)"
@@ -65,11 +65,13 @@ sandbox_side() {
 	assert_blk "/dev/loopfs/loop${n}p1" "[sandbox] partition 1 node"
 	assert_blk "/dev/loopfs/loop${n}p2" "[sandbox] partition 2 node"
 	ok "[sandbox] sfdisk wrote two partitions; their nodes are in the instance"
+	assert_blk "/dev/loop${n}p1" "[sandbox] /dev/loop${n}p1 (linker) reaches partition 1"
+	assert_blk "/dev/loop${n}p2" "[sandbox] /dev/loop${n}p2 (linker) reaches partition 2"
 	expect_fail "[sandbox] unlink of a partition node" rm "/dev/loopfs/loop${n}p1"
 
-	mkfs.ext4 -q -L sandbox-ext4 "/dev/loopfs/loop${n}p1" ||
+	mkfs.ext4 -q -L sandbox-ext4 "/dev/loop${n}p1" ||
 		fail "[sandbox] mkfs.ext4 on loop${n}p1"
-	mkfs.vfat -n SANDBOXFAT "/dev/loopfs/loop${n}p2" >/dev/null ||
+	mkfs.vfat -n SANDBOXFAT "/dev/loop${n}p2" >/dev/null ||
 		fail "[sandbox] mkfs.vfat on loop${n}p2"
 	ok "[sandbox] mkfs.ext4 and mkfs.vfat on the partition nodes"
 

@@ -43,7 +43,7 @@ ctu_setup() {
 	mount --rbind "$SCRATCH/ct-$me/dev" /dev || fail "[$me] bind mount of its /dev"
 	mount -t loopfs none /dev/loopfs || fail "[$me] mount -t loopfs none /dev/loopfs"
 	mount -t sysfs sysfs /sys || fail "[$me] mount -t sysfs sysfs /sys"
-	ct_spare
+	ct_start_linker
 }
 
 # mount_source MNT: the source of the mount at MNT (/proc/self/mountinfo)
