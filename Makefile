@@ -49,16 +49,23 @@ kernels: kernel-loopfs kernel-stock
 selftests: src
 	scripts/build-selftests.sh
 
-# The node linker (userspace/loopfs-link.c): plain C, needing neither the
-# kernel source nor its headers, so that `make install` works on its own.
-userspace: build/userspace/loopfs-link
+# The node linker (userspace/loopfs-link.c) and the mount supervisor
+# (userspace/loopfs-mountd.c): plain C, needing neither the kernel source nor
+# its headers (the mount supervisor uses the system's UAPI headers), so that
+# `make install` works on its own.
+userspace: build/userspace/loopfs-link build/userspace/loopfs-mountd
 
 build/userspace/loopfs-link: userspace/loopfs-link.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
 
+build/userspace/loopfs-mountd: userspace/loopfs-mountd.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
+
 install: userspace
 	install -D -m 0755 build/userspace/loopfs-link $(DESTDIR)$(PREFIX)/bin/loopfs-link
+	install -D -m 0755 build/userspace/loopfs-mountd $(DESTDIR)$(PREFIX)/bin/loopfs-mountd
 
 check: deps base src kernels selftests userspace
 	scripts/check.sh
