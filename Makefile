@@ -49,11 +49,12 @@ kernels: kernel-loopfs kernel-stock
 selftests: src
 	scripts/build-selftests.sh
 
-# The node linker (userspace/loopfs-link.c) and the mount supervisor
-# (userspace/loopfs-mountd.c): plain C, needing neither the kernel source nor
-# its headers (the mount supervisor uses the system's UAPI headers), so that
-# `make install` works on its own.
-userspace: build/userspace/loopfs-link build/userspace/loopfs-mountd
+# What container managers install (userspace/): the node linker, the mount
+# supervisor and the OCI hook.  Plain C, needing neither the kernel source
+# nor its headers (the system's UAPI headers do), so that `make install`
+# works on its own.
+userspace: build/userspace/loopfs-link build/userspace/loopfs-mountd \
+	build/userspace/loopfs-oci-hook
 
 build/userspace/loopfs-link: userspace/loopfs-link.c
 	@mkdir -p $(@D)
@@ -63,7 +64,18 @@ build/userspace/loopfs-mountd: userspace/loopfs-mountd.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
 
+build/userspace/loopfs-oci-hook: userspace/loopfs-oci-hook.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
+
+# The OCI hook goes to libexec; its hooks.d file (for podman/CRI-O, to be
+# linked into /etc/containers/oci/hooks.d) names the installed paths.
 install: userspace
+	install -D -m 0755 build/userspace/loopfs-oci-hook \
+		$(DESTDIR)$(PREFIX)/libexec/loopfs/loopfs-oci-hook
+	@mkdir -p $(DESTDIR)$(PREFIX)/share/loopfs/hooks.d
+	sed 's|/usr/local/|$(PREFIX)/|g' userspace/hooks.d/loopfs.json \
+		> $(DESTDIR)$(PREFIX)/share/loopfs/hooks.d/loopfs.json
 	install -D -m 0755 build/userspace/loopfs-link $(DESTDIR)$(PREFIX)/bin/loopfs-link
 	install -D -m 0755 build/userspace/loopfs-mountd $(DESTDIR)$(PREFIX)/bin/loopfs-mountd
 

@@ -27,11 +27,17 @@
  * program holds nothing of the instance but an inotify watch on its root
  * inode: a watch pins the inode, not the super block or the mount, and
  * when the instance ends the kernel tears the watch down and tells us
- * (IN_UNMOUNT, then IN_IGNORED).  The instance directory is opened by path
- * only for the length of a scan (opendir ... closedir: at start and after an
- * event queue overflow), the program never chdirs into it (it chdirs to /
- * once it is up), and DEV_DIR is held with an O_PATH fd, which pins DEV_DIR's
- * file system only.
+ * (IN_UNMOUNT, then IN_IGNORED).  The instance directory is opened only for
+ * the length of a scan (at start and after an event queue overflow), the
+ * program never chdirs into it (it chdirs to / once it is up), and DEV_DIR
+ * is held with an O_PATH fd, which pins DEV_DIR's file system only.
+ *
+ * Scans find the instance through DEV_DIR's fd when INSTANCE_DIR is below
+ * DEV_DIR (as /dev/loopfs is below /dev), else by INSTANCE_DIR's absolute
+ * path.  An OCI createContainer hook starts us in the container's mount
+ * namespace before pivot_root, with paths such as
+ * /run/ctr/rootfs/dev/loopfs: after pivot_root that path is gone, but our
+ * DEV_DIR fd still leads to the container's /dev, and from it to loopfs.
  *
  * Two ways to hold the instance anyway, which only the caller can avoid:
  * a process that lives in the container's mount namespace keeps that
@@ -125,7 +131,10 @@ static const char usage_text[] =
 "\n"
 "    While it waits it holds nothing of the instance but an inotify watch,\n"
 "    which does not keep an instance alive: the instance directory is opened\n"
-"    only during a scan.  INSTANCE_DIR is looked up by path for each scan.\n"
+"    only during a scan.  For each scan, INSTANCE_DIR is looked up relative\n"
+"    to DEV_DIR (opened once at start) when it is below DEV_DIR, so scans\n"
+"    keep working after a pivot_root that takes the paths given away (an OCI\n"
+"    createContainer hook); otherwise by its absolute path.\n"
 "\n"
 "OPTIONS\n"
 "    -p PARTS\n"
@@ -181,6 +190,7 @@ static const char *ready_file;			/* -r */
 static int verbose;				/* -v */
 
 static char inst_path[PATH_MAX];	/* INSTANCE_DIR, absolute, for scans */
+static const char *inst_rel;		/* INSTANCE_DIR below DEV_DIR, or NULL */
 static dev_t inst_dev;			/* the instance's st_dev */
 static const char *dev_name;		/* DEV_DIR as given, for messages */
 static int dev_fd = -1;			/* DEV_DIR, O_PATH */
@@ -425,10 +435,18 @@ static int scan_instance(void)
 	unsigned int nr, part;
 	struct stat st;
 	DIR *d;
+	int fd;
 
-	d = opendir(inst_path);
+	/* (through DEV_DIR when we can: see find_inst_rel()) */
+	if (inst_rel)
+		fd = openat(dev_fd, inst_rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else
+		fd = open(inst_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		warn("cannot read %s: %m", inst_path);
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	if (fstat(dirfd(d), &st) || st.st_dev != inst_dev) {
@@ -511,18 +529,19 @@ static int rescan(void)
  * as /proc/PID/root/... must stay as they are, realpath() would resolve
  * them to a path in our own mount namespace).
  */
-static void absolute_path(char *out, size_t len, const char *path)
+static void absolute_path(char *out, size_t len, const char *path,
+			  const char *what)
 {
 	char real[PATH_MAX], buf[PATH_MAX], *tok, *save = NULL;
 	size_t n = 0;
 
 	if (path[0] != '/') {
 		if (!realpath(path, real))
-			die("INSTANCE_DIR %s: %m", path);
+			die("%s %s: %m", what, path);
 		path = real;
 	}
 	if (strlen(path) >= len || strlen(path) >= sizeof(buf))
-		die("INSTANCE_DIR %s: path too long", path);
+		die("%s %s: path too long", what, path);
 	strcpy(buf, path);
 	out[0] = 0;
 	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
@@ -532,6 +551,36 @@ static void absolute_path(char *out, size_t len, const char *path)
 	}
 	if (!n)
 		snprintf(out, len, "/");
+}
+
+/*
+ * INSTANCE_DIR's path relative to DEV_DIR, when it is below DEV_DIR: the
+ * rest of its absolute path after DEV_DIR's (both made absolute the same
+ * way), kept only if it leads from our DEV_DIR fd to the instance's root
+ * now.  Scans then open the instance through DEV_DIR's fd, which stays
+ * valid when the paths given do not: started by a createContainer hook
+ * before pivot_root, we are given /run/ctr/rootfs/dev/loopfs, a path that
+ * pivot_root and the unmount of the old root take away, while our fd on
+ * /run/ctr/rootfs/dev is and stays the container's /dev.
+ */
+static void find_inst_rel(void)
+{
+	static char dev_path[PATH_MAX];
+	struct stat ist, rst;
+	size_t n;
+
+	absolute_path(dev_path, sizeof(dev_path), dev_name, "DEV_DIR");
+	n = strlen(dev_path);
+	if (n == 1)			/* DEV_DIR is / */
+		n = 0;
+	if (strncmp(inst_path, dev_path, n) || inst_path[n] != '/' ||
+	    !inst_path[n + 1])
+		return;
+	if (stat(inst_path, &ist) ||
+	    fstatat(dev_fd, inst_path + n + 1, &rst, 0) ||
+	    rst.st_dev != ist.st_dev || rst.st_ino != ist.st_ino)
+		return;
+	inst_rel = inst_path + n + 1;
 }
 
 /*
@@ -730,7 +779,8 @@ int main(int argc, char **argv)
 		die("INSTANCE_DIR %s is not a loopfs instance (its file system type is 0x%lx, loopfs's is 0x%x)",
 		    inst_arg, (unsigned long)sfs.f_type, LOOPFS_SUPER_MAGIC);
 	inst_dev = st.st_dev;
-	absolute_path(inst_path, sizeof(inst_path), inst_arg);
+	absolute_path(inst_path, sizeof(inst_path), inst_arg, "INSTANCE_DIR");
+	find_inst_rel();
 	if (!prefix)
 		prefix = default_prefix();
 	if (strlen(prefix) + sizeof("/loop1048575p255") > PATH_MAX)

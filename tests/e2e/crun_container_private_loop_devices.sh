@@ -1,0 +1,592 @@
+#!/bin/bash
+# timeout: 1200
+# A real container manager: crun (Debian 12's 1.8.1) runs containers with
+# their own user, mount, pid, ipc, uts and network namespaces (root mapped
+# to an unprivileged host range) and our OCI createContainer hook
+# (userspace/loopfs-oci-hook), which gives each a private loopfs instance
+# at /dev/loopfs, /dev/loop-control -> loopfs/loop-control and the node
+# linker in the container's pid namespace.  Inside, unmodified tools only.
+#
+#   - malformed or bad input to the hook: a clear error, exit status 1,
+#     nothing changed (a kernel refusal of the options too, with the
+#     kernel's message);
+#   - after `crun create`, from the host: the instance is on the
+#     container's /dev/loopfs, the linker lives in the container's pid, user
+#     and mount namespaces, a child of its init; crun ran the hook in the
+#     container's namespaces with "pid": 0 in the state (the hook says so);
+#   - container A, as root of its user namespace (host uid 200000): /dev has
+#     no block node, none of the host's loop devices (whose sysfs entry it
+#     sees) and no mknod (4.6); sfdisk on an image, `losetup -fP --show`,
+#     blockdev --getsize64 of /dev/loopNp1 and p2 (the linker's links,
+#     org.loopfs.parts=4 of them), losetup -l, mkfs.ext4 and mkfs.vfat (file
+#     systems smaller than the partitions), a file written into the ext4
+#     with debugfs, raw data written behind each file system with dd and
+#     read back with direct I/O, losetup -d (the partition nodes go);
+#   - container B (host uid 300000) at the same time: its own device, data
+#     written and read back;
+#   - while both run: the host's /sys/block, /dev and /proc/partitions show
+#     neither container's devices; each container sees only its own nodes,
+#     its sysfs and /proc/partitions list only its own device (and the
+#     host's), and opening the other's number through its own /dev fails;
+#   - the linker's rescan after an inotify queue overflow works after
+#     pivot_root (fs.inotify.max_queued_events=1 while the linkers start;
+#     A stops its linker, removes three devices, continues it): it opens the
+#     instance through its /dev fd;
+#   - after the containers end and `crun delete`: no loop device of theirs
+#     is left (one of A's was still bound when it ended);
+#   - on the host, through a read-only losetup -P of A's image: e2fsck -fn
+#     and fsck.vfat -n are clean, and A's file and raw data are there;
+#   - the hook run from outside a container (as a runtime that gives the
+#     container's pid would), for an unprivileged user's user, mount and pid
+#     namespaces, with the root path from BUNDLE/config.json: it joins them,
+#     the container's losetup -f works on the instance and the linker's
+#     link, the host does not list the device, and it goes with the
+#     container.
+. "$(dirname "$0")/../lib.sh"
+
+require_root
+require_cmds crun losetup sfdisk blockdev mkfs.ext4 mkfs.vfat debugfs e2fsck \
+	fsck.vfat blkid cmp dd truncate
+require_loopfs
+
+HOOK=${LOOPFS_OCI_HOOK:-$PROJECT/build/userspace/loopfs-oci-hook}
+[ -x "$HOOK" ] || fail "no OCI hook $HOOK (gcc -O2 -o build/userspace/loopfs-oci-hook userspace/loopfs-oci-hook.c)"
+[ -x "${HOOK%/*}/loopfs-link" ] || fail "no node linker next to the hook: ${HOOK%/*}/loopfs-link"
+CRUN=(crun --root "$SCRATCH/crun" --cgroup-manager=disabled)
+LOOPFS_MAGIC=6c706673
+
+# ------------------------------------------------------- bad input, directly
+# The hook, run by hand in the host's namespaces: every bad input fails
+# with a clear message before anything is changed in bad/rootfs/dev.
+mkdir -p bad/rootfs/dev
+bad_state() { # WHAT WANT_IN_MESSAGE STATE
+	local out rc left
+	out=$(printf '%s' "$3" | "$HOOK" 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] || fail "hook, $1: exit status $rc, want 1 ($out)"
+	[[ $out == *"$2"* ]] || fail "hook, $1: said '$out', want '$2'"
+	left=$(ls -A bad/rootfs/dev)
+	[ -z "$left" ] || fail "hook, $1: left '$left' in the container's /dev"
+	ok "hook, $1: exit 1, nothing changed: ${out//$'\n'/ | }"
+}
+B0='"pid": 0, "bundle": "'"$SCRATCH"/bad'", "root": "rootfs"'
+bad_state "truncated state" "not valid JSON at byte" "{$B0, \"annotations\": {"
+bad_state "state of 1.1 MB" "larger than 1048576 bytes" "{$B0, \"x\": \"$(printf '%1100000s' '')\"}"
+bad_state "a ';' in org.loopfs.options" 'org.loopfs.options="max=8;x"' \
+	"{$B0, \"annotations\": {\"org.loopfs.options\": \"max=8;x\"}}"
+bad_state "org.loopfs.parts=300" 'org.loopfs.parts="300"' \
+	"{$B0, \"annotations\": {\"org.loopfs.parts\": \"300\"}}"
+bad_state "a NUL in an annotation" "holds a NUL character" \
+	"{$B0, \"annotations\": {\"org.loopfs.options\": \"max=8\\u0000\"}}"
+bad_state "pid of no process" "state pid 999999999" \
+	'{"pid": 999999999, "bundle": "'"$SCRATCH"/bad'", "root": "rootfs"}'
+# (the characters are fine, the value is not: the kernel says why)
+bad_state "org.loopfs.options=max=abc" "kernel: " \
+	"{$B0, \"annotations\": {\"org.loopfs.options\": \"max=abc\"}}"
+
+# ------------------------------------------------------------------ set-up
+# A host loop device: the containers see its sysfs entry but must not reach it.
+mkimg host.img 4
+hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
+defer losetup -d "$hdev"
+hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
+
+# The containers' root: empty directories and the host's /usr, /etc (bind
+# mounts, read-only), the project (for lib.sh) and a directory of its own
+# at /ct.  The scratch dir is 0700: the containers' root (host uid 200000,
+# 300000) must get to the root, the hook and its own directory.
+chmod 755 "$SCRATCH"
+R=$SCRATCH/rootfs
+mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/ct" "$R/project" ||
+	fail "mkdir rootfs"
+for l in bin sbin lib lib64; do
+	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
+done
+declare -A CT_UID=([a]=200000 [b]=300000) CT_PID=()
+for c in a b; do
+	mkdir -p "$SCRATCH/$c" && echo "$hn" >"$SCRATCH/$c/host-num" &&
+		chown -R "${CT_UID[$c]}:${CT_UID[$c]}" "$SCRATCH/$c" || fail "$c's directory"
+done
+
+# config.json: NAME OPTIONS PARTS_ANNOTATION HOOK_ARGS
+make_bundle() {
+	local b=$SCRATCH/bundle-$1 id=${CT_UID[$1]} parts=
+	[ -n "$3" ] && parts="\"org.loopfs.parts\": \"$3\","
+	mkdir -p "$b" || fail "mkdir $b"
+	cat >"$b/config.json" <<EOF || fail "writing $b/config.json"
+{
+	"ociVersion": "1.0.2",
+	"process": {
+		"terminal": false,
+		"user": { "uid": 0, "gid": 0 },
+		"args": [ "/bin/bash", "/ct.sh", "$1" ],
+		"env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			 "LIB_IN_CONTAINER=1", "PROJECT=/project", "SCRATCH=/ct",
+			 "TEST_NAME=${TEST_NAME}[$1]", "HOME=/ct", "LC_ALL=C" ],
+		"cwd": "/ct",
+		"capabilities": {
+			"bounding": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ],
+			"effective": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ],
+			"permitted": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ]
+		},
+		"noNewPrivileges": true
+	},
+	"root": { "path": "$R", "readonly": true },
+	"hostname": "ct-$1",
+	"annotations": {
+		"org.loopfs.enable": "true",
+		"org.loopfs.options": "$2",
+		$parts
+		"run.oci.hooks.stderr": "$SCRATCH/hook-$1.err"
+	},
+	"mounts": [
+		{ "destination": "/proc", "type": "proc", "source": "proc" },
+		{ "destination": "/sys", "type": "sysfs", "source": "sysfs",
+		  "options": [ "nosuid", "noexec", "nodev", "ro" ] },
+		{ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+		  "options": [ "nosuid", "strictatime", "mode=755", "size=4m" ] },
+		{ "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+		  "options": [ "nosuid", "nodev", "size=16m" ] },
+		{ "destination": "/usr", "type": "bind", "source": "/usr", "options": [ "rbind", "ro" ] },
+		{ "destination": "/etc", "type": "bind", "source": "/etc", "options": [ "rbind", "ro" ] },
+		{ "destination": "/project", "type": "bind", "source": "$PROJECT", "options": [ "rbind", "ro" ] },
+		{ "destination": "/ct", "type": "bind", "source": "$SCRATCH/$1", "options": [ "rbind", "rw" ] }
+	],
+	"hooks": {
+		"createContainer": [ { "path": "$HOOK", "args": [ $4 ] } ]
+	},
+	"linux": {
+		"uidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
+		"gidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
+		"namespaces": [ { "type": "user" }, { "type": "mount" }, { "type": "pid" },
+				{ "type": "ipc" }, { "type": "uts" }, { "type": "network" } ]
+	}
+}
+EOF
+}
+make_bundle a "max=8" 4 '"loopfs-oci-hook", "-v"'
+make_bundle b "max=2,mode=0660" "" '"loopfs-oci-hook"'
+
+# ------------------------------------------------------ the containers' side
+cat >"$R/ct.sh" <<'EOF' || fail "writing ct.sh"
+# ct.sh a|b: the process of container a or b (bash, unmodified tools)
+. /project/tests/lib.sh
+me=$1
+
+# /dev as the hook left it: the instance, the link, no block node, no way
+# to a host loop device
+check_dev() { # OPTIONS_WANTED...
+	local f line hn o
+	assert_eq "$(stat -f -c %t /dev/loopfs)" 6c706673 "[$me] /dev/loopfs is a loopfs instance"
+	assert_eq "$(readlink /dev/loop-control)" loopfs/loop-control "[$me] /dev/loop-control link"
+	line=$(file_last_match /proc/self/mountinfo ' /dev/loopfs .* - loopfs ') ||
+		fail "[$me] no loopfs mount on /dev/loopfs in mountinfo"
+	for o in nosuid noexec "$@"; do
+		[[ $line == *[\ ,]${o}[\ ,]* || $line == *[\ ,]${o} ]] ||
+			fail "[$me] /dev/loopfs mount lacks $o: $line"
+	done
+	ok "[$me] mounted nosuid,noexec with $*: ${line#* - }"
+	assert_absent /dev/.loopfs-link.ready "[$me] the linker's ready file was removed"
+	for f in /dev/* /dev/.[!.]*; do
+		if [ -b "$f" ] && [ ! -L "$f" ]; then
+			fail "[$me] block node $f in /dev"
+		fi
+	done
+	ok "[$me] no block node in /dev outside the instance"
+	read -r f hn o </proc/self/uid_map
+	assert_eq "$f $hn $o" "0 $CT_HOSTID 65536" "[$me] root of a user namespace (uid_map)"
+	hn=$(cat /ct/host-num)
+	assert_exists "/sys/block/loop$hn" "[$me] the host's loop$hn is listed in our sysfs"
+	assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
+	assert_absent "/dev/loopfs/loop$hn" "[$me] no instance node of the host's loop$hn"
+	expect_fail "[$me] mknod of the host's loop$hn (4.6)" \
+		mknod /dev/hostloop b 7 "$(loop_devnum "$hn" | cut -d: -f2)"
+	assert_absent /dev/hostloop "[$me] no node made"
+}
+
+# The linker: in our pid namespace, moved to our root by pivot_root,
+# holding nothing of the instance
+find_linker() {
+	local d c fds
+	LINKER=
+	for d in /proc/[0-9]*; do
+		c=
+		read -r c 2>/dev/null <"$d/comm"
+		[ "$c" = loopfs-link ] || continue
+		[ -z "$LINKER" ] || fail "[$me] two linkers: $LINKER and ${d#/proc/}"
+		LINKER=${d#/proc/}
+	done
+	[ -n "$LINKER" ] || fail "[$me] no loopfs-link in our pid namespace"
+	ok "[$me] the linker is pid $LINKER in our pid namespace"
+	assert_eq "$(file_last_match "/proc/$LINKER/status" '^CapPrm:')" $'CapPrm:\t0000000000000000' \
+		"[$me] the linker has no capability"
+	assert_eq "$(readlink "/proc/$LINKER/root")" / "[$me] the linker's root is ours (pivot_root moved it)"
+	assert_eq "$(readlink "/proc/$LINKER/cwd")" / "[$me] the linker's cwd"
+	fds=$(ls -l "/proc/$LINKER/fd") || fail "[$me] ls /proc/$LINKER/fd"
+	[[ $fds != *loopfs* ]] || fail "[$me] the linker holds a file of the instance: $fds"
+	ok "[$me] the linker holds no file of the instance"
+}
+
+partitions_list() { file_last_match /proc/partitions "[[:space:]]loop$1\$" >/dev/null; }
+
+# The other container's device: not here, by any path we have
+probe_other() { # N
+	local n=$1
+	assert_absent "/dev/loopfs/loop$n" "[$me] no node of the other container's loop$n"
+	assert_absent "/dev/loop$n" "[$me] no /dev/loop$n"
+	assert_absent "/sys/block/loop$n" "[$me] our sysfs does not list loop$n (4.1)"
+	! partitions_list "$n" || fail "[$me] /proc/partitions lists loop$n (4.2)"
+	ok "[$me] /proc/partitions does not list loop$n"
+	ln -s "loopfs/loop$n" "/dev/loop$n" || fail "[$me] ln -s"
+	expect_fail "[$me] blockdev on /dev/loop$n (the other's number)" blockdev --getsize64 "/dev/loop$n"
+	expect_fail "[$me] losetup /dev/loop$n" losetup "/dev/loop$n"
+	rm "/dev/loop$n"
+	assert_eq "$(instance_devices /dev/loopfs | tr '\n' ' ')" "loop$OWN " "[$me] our instance holds our device only"
+	partitions_list "$OWN" || fail "[$me] /proc/partitions does not list our loop$OWN"
+	ok "[$me] /proc/partitions lists our loop$OWN"
+}
+
+handshake() {
+	echo "$OWN" >/ct/num && touch /ct/ready || fail "[$me] /ct/ready"
+	wait_file /ct/other 600 || fail "[$me] never got the other's number"
+	probe_other "$(cat /ct/other)"
+	touch /ct/probed
+	wait_file /ct/go 600 || fail "[$me] the host never said go"
+}
+
+ct_a() {
+	local dev n x xs=() i line
+	check_dev max=8
+	find_linker
+
+	truncate -s 64M /ct/disk.img || fail "[a] truncate"
+	printf 'label: dos\nstart=2048, size=61440, type=83\nstart=63488, type=c\n' |
+		sfdisk -q /ct/disk.img || fail "[a] sfdisk /ct/disk.img"
+	dev=$(losetup -fP --show /ct/disk.img) || fail "[a] losetup -fP --show"
+	n=$(num_of_dev "$dev") || fail "[a] losetup printed '$dev'"
+	OWN=$n
+	assert_eq "$dev" "/dev/loop$n" "[a] losetup -fP --show names /dev/loopN"
+	assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[a] /dev/loop$n is the linker's link"
+	assert_blk "/dev/loopfs/loop$n" "[a] instance node"
+	assert_eq "$(blockdev --getsize64 "/dev/loop${n}p1")" $((61440 * 512)) "[a] blockdev --getsize64 /dev/loop${n}p1"
+	assert_eq "$(blockdev --getsize64 "/dev/loop${n}p2")" $((67584 * 512)) "[a] blockdev --getsize64 /dev/loop${n}p2"
+	[ -L "/dev/loop${n}p4" ] && [ ! -L "/dev/loop${n}p5" ] ||
+		fail "[a] want links loop${n}p1..p4 only (org.loopfs.parts=4)"
+	ok "[a] partition links loop${n}p1..p4, no p5 (org.loopfs.parts=4)"
+	line=$(losetup -l -n --raw -O NAME,BACK-FILE) || fail "[a] losetup -l"
+	[[ $'\n'$line$'\n' == *$'\n'"/dev/loop$n /ct/disk.img"$'\n'* ]] ||
+		fail "[a] losetup -l does not list /dev/loop$n /ct/disk.img: $line"
+	ok "[a] losetup -l lists /dev/loop$n /ct/disk.img"
+
+	mkfs.ext4 -q -L ct-ext4 "/dev/loop${n}p1" 16M || fail "[a] mkfs.ext4 /dev/loop${n}p1"
+	mkfs.vfat -n CTFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
+		{ print_file mkfs.vfat.log; fail "[a] mkfs.vfat /dev/loop${n}p2"; }
+	ok "[a] mkfs.ext4 (16 MiB) on /dev/loop${n}p1, mkfs.vfat (16 MiB) on /dev/loop${n}p2"
+	mkdata /ct/data1.bin 300
+	debugfs -w -R "write /ct/data1.bin data1.bin" "/dev/loop${n}p1" >debugfs.log 2>&1 ||
+		fail "[a] debugfs write"
+	debugfs -R "cat /data1.bin" "/dev/loop${n}p1" 2>/dev/null | cmp - /ct/data1.bin ||
+		fail "[a] data1.bin does not read back from the ext4"
+	ok "[a] a file written into the ext4 with debugfs reads back"
+	for i in 1 2; do
+		mkdata "/ct/raw$i.bin" 1024
+		dd if="/ct/raw$i.bin" of="/dev/loop${n}p$i" bs=1M seek=24 oflag=direct conv=notrunc,fsync status=none ||
+			fail "[a] dd to /dev/loop${n}p$i"
+		dd if="/dev/loop${n}p$i" bs=1M skip=24 count=1 iflag=direct status=none | cmp - "/ct/raw$i.bin" ||
+			fail "[a] raw data of /dev/loop${n}p$i does not read back"
+	done
+	ok "[a] 1 MiB written behind each file system with dd reads back (direct I/O)"
+
+	handshake
+
+	# Rescan after an overflow of the linker's inotify queue (one event):
+	# three devices removed while it is stopped, the links of all go.
+	for i in 1 2 3; do
+		truncate -s 1M "/ct/x$i.img" || fail "[a] truncate"
+		x=$(losetup -f --show "/ct/x$i.img") || fail "[a] losetup -f --show x$i.img"
+		xs+=("$(num_of_dev "$x")")
+	done
+	for x in "${xs[@]}"; do
+		losetup -d "/dev/loop$x" || fail "[a] losetup -d /dev/loop$x"
+	done
+	kill -STOP "$LINKER" || fail "[a] kill -STOP the linker"
+	for x in "${xs[@]}"; do
+		rm "/dev/loopfs/loop$x" || fail "[a] rm /dev/loopfs/loop$x"
+	done
+	kill -CONT "$LINKER" || fail "[a] kill -CONT the linker"
+	for x in "${xs[@]}"; do
+		wait_gone "/dev/loop$x" 20 || fail "[a] /dev/loop$x stays after its device went (rescan after the overflow failed?)"
+		wait_gone "/dev/loop${x}p1" 20 || fail "[a] /dev/loop${x}p1 stays after its device went"
+	done
+	ok "[a] links of 3 devices removed while the linker was stopped are gone (${xs[*]/#/loop})"
+
+	losetup -d "$dev" || fail "[a] losetup -d $dev"
+	wait_gone "/dev/loopfs/loop${n}p1" 10 || fail "[a] loop${n}p1 node stays after losetup -d"
+	wait_gone "/dev/loopfs/loop${n}p2" 10 || fail "[a] loop${n}p2 node stays after losetup -d"
+	ok "[a] losetup -d $dev: the partition nodes went"
+	# leave a device bound: the container's end must remove it
+	truncate -s 4M /ct/keep.img || fail "[a] truncate"
+	dev=$(losetup -f --show /ct/keep.img) || fail "[a] losetup -f --show keep.img"
+	echo "${dev#/dev/loop}" >/ct/keep-num
+	ok "[a] $dev left bound to keep.img at the end"
+}
+
+ct_b() {
+	local dev n
+	check_dev max=2 mode=660
+	find_linker
+	truncate -s 8M /ct/b.img || fail "[b] truncate"
+	dev=$(losetup -f --show /ct/b.img) || fail "[b] losetup -f --show"
+	n=$(num_of_dev "$dev") || fail "[b] losetup printed '$dev'"
+	OWN=$n
+	assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[b] /dev/loop$n is the linker's link"
+	[ -L "/dev/loop${n}p15" ] && [ ! -L "/dev/loop${n}p16" ] ||
+		fail "[b] want links loop${n}p1..p15 only (default)"
+	ok "[b] partition links loop${n}p1..p15 (default), no p16"
+	mkdata /ct/raw.bin 512
+	dd if=/ct/raw.bin of="$dev" bs=64k oflag=direct conv=notrunc,fsync status=none || fail "[b] dd to $dev"
+	dd if="$dev" bs=64k count=8 iflag=direct status=none | cmp - /ct/raw.bin ||
+		fail "[b] data does not read back from $dev"
+	ok "[b] 512 KiB written to $dev read back (direct I/O)"
+	handshake
+}
+
+case $me in
+a) CT_HOSTID=200000 ct_a ;;
+b) CT_HOSTID=300000 ct_b ;;
+*) fail "ct.sh: want a or b" ;;
+esac
+echo ok >/ct/done
+EOF
+
+# ------------------------------------------------------------- host helpers
+_ct_alive() { # PID: running, not a zombie
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+_ct_file_or_dead() { [ -e "$1" ] || ! _ct_alive "$2"; }
+_ct_dead() { ! _ct_alive "$1"; }
+
+ct_show() { # NAME: the container's output and the hook's standard error
+	echo "--- container $1 output:"
+	print_file "$SCRATCH/ct-$1.log"
+	echo "--- hook-$1.err:"
+	[ -e "$SCRATCH/hook-$1.err" ] && print_file "$SCRATCH/hook-$1.err"
+	echo "---"
+}
+
+ct_wait_file() { # NAME FILE
+	wait_until 600 _ct_file_or_dead "$SCRATCH/$1/$2" "${CT_PID[$1]}" ||
+		{ ct_show "$1"; fail "container $1: no $2 after 600 s"; }
+	[ -e "$SCRATCH/$1/$2" ] || { ct_show "$1"; fail "container $1 ended before $2"; }
+}
+
+ct_create() { # NAME
+	local out
+	"${CRUN[@]}" create --bundle "$SCRATCH/bundle-$1" "lfs-$1" \
+		>"$SCRATCH/ct-$1.log" 2>&1 </dev/null ||
+		{ ct_show "$1"; fail "crun create lfs-$1"; }
+	defer "${CRUN[@]}" delete -f "lfs-$1"
+	out=$("${CRUN[@]}" state "lfs-$1") || fail "crun state lfs-$1"
+	[[ $out =~ \"pid\":\ *([0-9]+) ]] || fail "no pid in crun state: $out"
+	CT_PID[$1]=${BASH_REMATCH[1]}
+	[[ $out == *'"status": "created"'* ]] || fail "lfs-$1 is not created: $out"
+	ok "crun create lfs-$1: init pid ${CT_PID[$1]}"
+}
+
+# linker_of PID: the host pid of the loopfs-link in PID's pid namespace
+linker_of() {
+	local d c lp=""
+	for d in /proc/[0-9]*; do
+		[ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
+		c=
+		read -r c 2>/dev/null <"$d/comm"
+		[ "$c" = loopfs-link ] && lp=${d#/proc/}
+	done
+	[ -n "$lp" ] && echo "$lp"
+}
+
+# The linker of container NAME, seen from the host: in the container's pid,
+# user and mount namespaces, a child of its init.
+host_check_linker() { # NAME
+	local pid=${CT_PID[$1]} lp st ns
+	lp=$(linker_of "$pid") || { ct_show "$1"; fail "no loopfs-link in lfs-$1's pid namespace"; }
+	# (the hook, which forked it, joins no namespace when the state's pid
+	# is 0: these are the namespaces crun ran the hook in)
+	for ns in user mnt net ipc uts; do
+		[ "/proc/$lp/ns/$ns" -ef "/proc/$pid/ns/$ns" ] ||
+			fail "lfs-$1's linker is not in the container's $ns namespace"
+		[ ! "/proc/$lp/ns/$ns" -ef "/proc/self/ns/$ns" ] ||
+			fail "lfs-$1's linker is in the host's $ns namespace"
+	done
+	read -r st <"/proc/$lp/stat"
+	st=${st##*) }
+	set -- "$1" $st
+	assert_eq "$3" "$pid" "lfs-$1's linker (host pid $lp) is a child of the container's init, in its pid, user, mount, network, ipc and uts namespaces"
+}
+
+# -------------------------------------------------------------- create, start
+# One queued inotify event per linker: the linkers made now get queue
+# overflows (and rescan) whenever two events come before they read.
+read -r oldq </proc/sys/fs/inotify/max_queued_events || fail "max_queued_events"
+echo 1 >/proc/sys/fs/inotify/max_queued_events || fail "setting max_queued_events"
+defer eval "echo $oldq >/proc/sys/fs/inotify/max_queued_events"
+ct_create a
+ct_create b
+echo "$oldq" >/proc/sys/fs/inotify/max_queued_events || fail "restoring max_queued_events"
+
+# crun ran the hook in the container's namespaces (state pid 0), and the
+# hook did its work before `crun create` returned
+file_has "$SCRATCH/hook-a.err" "state pid 0: in the container's namespaces already" ||
+	{ ct_show a; fail "the hook did not run with state pid 0"; }
+file_has "$SCRATCH/hook-a.err" "the linker is ready" || { ct_show a; fail "the hook's linker"; }
+ok "crun ran the hook with \"pid\": 0, in the container's namespaces: $(file_last_match "$SCRATCH/hook-a.err" 'started')"
+for c in a b; do
+	assert_eq "$(stat -f -c %t "/proc/${CT_PID[$c]}/root/dev/loopfs")" $LOOPFS_MAGIC "lfs-$c: /dev/loopfs is loopfs"
+	assert_eq "$(readlink "/proc/${CT_PID[$c]}/root/dev/loop-control")" loopfs/loop-control "lfs-$c: /dev/loop-control"
+	host_check_linker "$c"
+done
+
+for c in a b; do
+	"${CRUN[@]}" start "lfs-$c" || { ct_show "$c"; fail "crun start lfs-$c"; }
+done
+ok "crun start lfs-a, lfs-b"
+ct_wait_file a ready
+ct_wait_file b ready
+na=$(cat a/num) nb=$(cat b/num)
+assert_num "$na" "lfs-a's device"
+assert_num "$nb" "lfs-b's device"
+assert_ne "$na" "$nb" "the containers' devices"
+
+# ------------------------------------------------------ seen from the host
+for n in "$na" "$nb"; do
+	assert_absent "/sys/block/loop$n" "host sysfs does not list a container's loop$n (4.1)"
+	assert_absent "/dev/loop$n" "host /dev has no node of loop$n (3.5)"
+	! file_last_match /proc/partitions "[[:space:]]loop$n\$" >/dev/null ||
+		fail "host /proc/partitions lists loop$n (4.2)"
+done
+assert_absent "/sys/class/block/loop${na}p1" "host sysfs does not list lfs-a's partition"
+assert_absent "/dev/loop${na}p1" "host /dev has no node of lfs-a's partition"
+assert_exists "/sys/block/loop$hn" "the host's own loop$hn is still listed"
+
+# ------------------------------------------------------ each probes the other
+echo "$nb" >a/other && echo "$na" >b/other || fail "writing the numbers"
+ct_wait_file a probed
+ct_wait_file b probed
+touch a/go b/go || fail "touch go"
+
+for c in a b; do
+	wait_until 600 _ct_dead "${CT_PID[$c]}" || { ct_show "$c"; fail "lfs-$c does not end"; }
+done
+for c in a b; do
+	ct_show "$c"
+	[ "$(cat "$c/done" 2>/dev/null)" = ok ] || fail "container $c failed (see its output above)"
+done
+ok "both containers did all their steps"
+
+# The linkers rescanned after their queue overflowed, through their /dev fd
+file_has "$SCRATCH/hook-a.err" "inotify queue overflow" ||
+	fail "lfs-a's linker never had a queue overflow: the rescan was not tested"
+! file_has "$SCRATCH/hook-a.err" "cannot read" || fail "lfs-a's linker could not rescan its instance"
+for c in a b; do
+	! file_has "$SCRATCH/hook-$c.err" "inherited fd" || fail "lfs-$c's linker inherited a file of the instance"
+done
+ok "lfs-a's linker rescanned after queue overflows, after pivot_root"
+
+# ------------------------------------------------------------- crun delete
+keep=$(cat a/keep-num)
+for c in a b; do
+	expect_ok "crun delete lfs-$c" "${CRUN[@]}" delete "lfs-$c"
+	expect_fail "lfs-$c is gone" "${CRUN[@]}" state "lfs-$c"
+done
+for n in "$na" "$nb" "$keep"; do
+	wait_gone "/sys/block/loop$n" 20 || fail "loop$n is left after crun delete"
+done
+ok "no loop device of the containers is left (loop$na, loop$nb, loop$keep: was bound)"
+
+# ---------------------------------------------------- A's image, on the host
+img=$SCRATCH/a/disk.img
+idev=$(losetup -fP --show -r "$img") || fail "host: losetup -fP --show -r"
+defer losetup -d "$idev"
+wait_present "${idev}p1" 10 || fail "host: no ${idev}p1"
+wait_present "${idev}p2" 10 || fail "host: no ${idev}p2"
+e2fsck -fn "${idev}p1" >fsck1.log 2>&1 || { print_file fsck1.log; fail "e2fsck -fn of the ext4 partition"; }
+ok "e2fsck -fn: the ext4 partition is clean"
+fsck.vfat -n "${idev}p2" >fsck2.log 2>&1 || { print_file fsck2.log; fail "fsck.vfat -n of the vfat partition"; }
+ok "fsck.vfat -n: the vfat partition is clean"
+assert_eq "$(blkid -o value -s LABEL "${idev}p1")" ct-ext4 "the ext4's label"
+assert_eq "$(blkid -o value -s LABEL "${idev}p2")" CTFAT "the vfat's label"
+debugfs -R "cat /data1.bin" "${idev}p1" 2>/dev/null | cmp - a/data1.bin ||
+	fail "the file the container wrote is not in the image's ext4"
+ok "the file lfs-a wrote into the ext4 is in the image"
+for i in 1 2; do
+	dd if="${idev}p$i" bs=1M skip=24 count=1 status=none | cmp - "a/raw$i.bin" ||
+		fail "lfs-a's raw data is not in partition $i of the image"
+done
+ok "lfs-a's raw data is in both partitions of the image"
+
+# ------------------------------------- the hook run from outside a container
+# A runtime that runs createContainer hooks outside the container gives the
+# container's pid in the state; the hook joins its user, mount and pid
+# namespaces.  The "container": uid 4000 as root of its own user namespace,
+# with its own mount and pid namespaces and a tmpfs on x/rootfs/dev; the
+# state has no "root", x/config.json has root.path.
+X=$SCRATCH/x
+outside_ct() {
+	local st dev n
+	mount -t tmpfs -o mode=0755 xdev "$X/rootfs/dev" || fail "[x] tmpfs on rootfs/dev"
+	touch "$X/rootfs/dev/null" && mount --bind /dev/null "$X/rootfs/dev/null" ||
+		fail "[x] rootfs/dev/null"
+	read -r st </proc/self/stat	# (the host's /proc: our host pid)
+	echo "${st%% *}" >"$X/pid" && touch "$X/ready" || fail "[x] ready"
+	wait_file "$X/hooked" 300 || fail "[x] the hook never ran"
+	assert_eq "$(stat -f -c %t "$X/rootfs/dev/loopfs")" 6c706673 "[x] rootfs/dev/loopfs is a loopfs instance"
+	mount --rbind "$X/rootfs/dev" /dev || fail "[x] mount --rbind rootfs/dev /dev"
+	truncate -s 4M "$X/x.img" || fail "[x] truncate"
+	dev=$(losetup -f --show "$X/x.img") || fail "[x] losetup -f --show"
+	n=$(num_of_dev "$dev") || fail "[x] losetup printed '$dev'"
+	assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[x] /dev/loop$n is the linker's link"
+	assert_eq "$(blockdev --getsize64 "$dev")" 4194304 "[x] blockdev --getsize64 $dev"
+	echo "$n" >"$X/num" && touch "$X/added" || fail "[x] added"
+	wait_file "$X/checked" 300 || fail "[x] the host never checked"
+}
+export -f outside_ct
+export X
+mkdir -p "$X/rootfs/dev" || fail "mkdir $X"
+printf '{ "ociVersion": "1.0.2", "root": { "path": "rootfs", "readonly": true } }\n' >"$X/config.json"
+chown -R 4000:4000 "$X" || fail "chown $X"
+SCRATCH=$X LIB_IN_CONTAINER=1 setpriv --reuid=4000 --regid=4000 --clear-groups \
+	unshare --user --map-root-user --mount --pid --fork --propagation private \
+	bash -c '. "$LIB_SH" && outside_ct' >x.log 2>&1 &
+xp=$!
+defer kill "$xp"
+wait_until 300 _ct_file_or_dead "$X/ready" "$xp" || fail "x: not ready"
+[ -e "$X/ready" ] || { print_file x.log; fail "x ended before it was ready"; }
+xpid=$(cat "$X/pid")
+printf '{"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": %d, "bundle": "%s", "annotations": {"org.loopfs.options": "max=1"}}' \
+	"$xpid" "$X" | "$HOOK" -v >hook-x.err 2>&1 || { print_file hook-x.err; fail "hook with pid $xpid"; }
+print_file hook-x.err
+for ns in user mnt pid; do
+	file_has hook-x.err "joined the $ns namespace of pid $xpid" || fail "the hook did not join x's $ns namespace"
+done
+lp=$(linker_of "$xpid") || { print_file x.log; fail "no loopfs-link in x's pid namespace"; }
+for ns in user mnt; do
+	[ "/proc/$lp/ns/$ns" -ef "/proc/$xpid/ns/$ns" ] || fail "x's linker is not in x's $ns namespace"
+done
+ok "the hook, given x's pid, joined its user, mount and pid namespaces; the linker (host pid $lp) is in them"
+touch "$X/hooked"
+wait_until 300 _ct_file_or_dead "$X/added" "$xp" || fail "x: no device"
+[ -e "$X/added" ] || { print_file x.log; fail "x ended before it added a device"; }
+xn=$(cat "$X/num")
+assert_num "$xn" "x's device"
+assert_absent "/sys/block/loop$xn" "host sysfs does not list x's loop$xn: the instance is its user namespace's"
+touch "$X/checked"
+wait "$xp"
+rc=$?
+print_file x.log
+[ $rc -eq 0 ] || fail "x failed (exit $rc)"
+wait_until 20 _ct_dead "$lp" || fail "x's linker outlives x's pid namespace"
+wait_gone "/sys/block/loop$xn" 20 || fail "x's loop$xn outlives x"
+ok "x's linker and loop$xn went with x"

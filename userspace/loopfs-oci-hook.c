@@ -1,0 +1,1156 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopfs-oci-hook - an OCI createContainer hook that gives the container a
+ * private loopfs instance at /dev/loopfs, /dev/loop-control -> loopfs/
+ * loop-control, and the node linker (loopfs-link) that keeps /dev/loopN ->
+ * loopfs/loopN, so that unmodified losetup, mount -o loop, sfdisk and mkfs
+ * work in the container on its own loop devices only.  See usage_text below;
+ * build with
+ *
+ *	gcc -O2 -Wall -Wextra -o loopfs-oci-hook loopfs-oci-hook.c
+ *
+ * It depends on nothing but the C library.
+ *
+ * Where it runs.  The OCI runtime spec runs createContainer hooks "in the
+ * container namespace", after the container's mounts and before
+ * pivot_root.  crun (checked with 1.8.1) runs them from the container's
+ * init process: in all of the container's namespaces (user, mount, pid,
+ * network, ipc, uts), as the root of the container's user namespace with
+ * every capability there, with the host's / still as root and the bundle
+ * as cwd; the state on standard input says "pid": 0 and gives "root" (the
+ * config's root.path, relative to the bundle or absolute).  The container's
+ * /dev is then BUNDLE/ROOT/dev (or ROOT/dev), already mounted.  A runtime
+ * that runs the hook outside the container gives the container's pid
+ * instead; then the hook joins that process's user, mount and pid
+ * namespaces first (setns).
+ *
+ * Why there.  The instance must belong to the container's user namespace
+ * (contract 1.2, 4.5): then the container administers its devices, its
+ * sysfs lists them (and nobody else's sysfs does), and its uevents go to
+ * the container's network namespace only.  So the instance is created
+ * (fsopen) by the container's root in that namespace and attached (fsmount,
+ * move_mount) at dev/loopfs.  And the linker must die with the container:
+ * any process in the container's mount namespace keeps that namespace, and
+ * with it the instance's mount, alive.  Started from here it lives in the
+ * container's pid namespace, which the kernel empties when the container's
+ * init exits.  It holds nothing of the instance but an inotify watch (see
+ * loopfs-link.c); it opens the instance through its fd on /dev for its
+ * scans, a path that pivot_root does not take away.  And it runs without
+ * any capability: it needs none, and a process of the container's root
+ * with every capability in the container's user namespace, next to the
+ * container's own, would be a better target than they are.
+ *
+ * What it does not do: give the container any way to make device nodes.
+ * No capability, no device cgroup rule, no mknod'able file system: the
+ * container reaches block devices through the instance's nodes only
+ * (contract 4.6).
+ *
+ * Before it changes anything it reads and checks all of its input: the
+ * state (at most STATE_MAX bytes of JSON, parsed here, strictly), the
+ * annotations, the paths, the linker; and it creates the instance (which
+ * the kernel may refuse: bad options) before it touches the container's
+ * /dev.  A failure after a change (the linker not starting, say) undoes
+ * what was done before the hook exits non-zero.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* include/uapi/linux/magic.h of a loopfs kernel ("lpfs") */
+#ifndef LOOPFS_SUPER_MAGIC
+#define LOOPFS_SUPER_MAGIC	0x6c706673
+#endif
+
+/* include/uapi/linux/securebits.h */
+#ifndef SECBIT_NOROOT
+#define SECBIT_NOROOT		(1 << 0)
+#define SECBIT_NOROOT_LOCKED	(1 << 1)
+#endif
+
+#define PROG			"loopfs-oci-hook"
+#define LINKER_NAME		"loopfs-link"
+#define READY_NAME		".loopfs-link.ready"
+
+#define STATE_MAX		(1 << 20)	/* bytes of state JSON */
+#define CONFIG_MAX		(4 << 20)	/* bytes of config.json */
+#define JSON_MAX_DEPTH		64
+#define OPTIONS_MAX		256		/* org.loopfs.options */
+#define MAX_PARTS		255		/* loopfs-link -p */
+#define DEFAULT_PARTS		"15"
+#define READY_TIMEOUT_MS	60000
+
+#define ANN_OPTIONS		"org.loopfs.options"
+#define ANN_PARTS		"org.loopfs.parts"
+
+static const char usage_text[] =
+"NAME\n"
+"    loopfs-oci-hook - OCI createContainer hook: a private loopfs instance\n"
+"    in the container's /dev\n"
+"\n"
+"SYNOPSIS\n"
+"    loopfs-oci-hook [-v] [-l LOOPFS_LINK] < STATE\n"
+"    loopfs-oci-hook -h\n"
+"\n"
+"DESCRIPTION\n"
+"    Run by the OCI runtime as a createContainer hook, with the container's\n"
+"    state (JSON) on standard input.  In the container's /dev (ROOT/dev, ROOT\n"
+"    being the state's \"root\", or root.path of BUNDLE/config.json, relative\n"
+"    to the state's \"bundle\"), it\n"
+"\n"
+"      - creates a new loopfs instance as the root of the container's user\n"
+"        namespace (so the instance belongs to that namespace) and mounts it\n"
+"        (nosuid, noexec) on dev/loopfs, made if missing;\n"
+"      - makes the symlink dev/loop-control -> loopfs/loop-control;\n"
+"      - starts the node linker, LOOPFS_LINK -p PARTS ROOT/dev/loopfs\n"
+"        ROOT/dev, in the container's pid namespace, so that it dies with\n"
+"        the container, as the container's root without any capability; it\n"
+"        keeps dev/loopN -> loopfs/loopN (and loopNpM) links for tools that\n"
+"        open /dev/loopN themselves;\n"
+"\n"
+"    and exits 0 once the linker has linked what the instance holds.\n"
+"\n"
+"    It runs in the container's namespaces, as runtimes run createContainer\n"
+"    hooks (crun: from the container's init, before pivot_root; the state's\n"
+"    pid is then 0).  When the state gives the pid of a process in other\n"
+"    namespaces than the hook's, it joins that process's user, mount and\n"
+"    pid namespaces first.\n"
+"\n"
+"    It gives the container no way to make device nodes (no capability, no\n"
+"    device cgroup rule): block devices are reached through the instance's\n"
+"    nodes only.\n"
+"\n"
+"ANNOTATIONS\n"
+"    org.loopfs.options\n"
+"        Mount options of the instance, e.g. \"max=8\" or \"mode=0660,gid=6\":\n"
+"        KEY or KEY=VALUE separated by commas; letters, digits, '_', '-' and\n"
+"        '.' only, at most 256 characters.  The kernel checks them (uid=,\n"
+"        gid=, mode=, max=).  Default: none.\n"
+"    org.loopfs.parts\n"
+"        Partition links per device made by the linker, 0 to 255.\n"
+"        Default 15.\n"
+"    org.loopfs.enable\n"
+"        Not read here: hooks.d files select the hook with it.\n"
+"\n"
+"OPTIONS\n"
+"    -l LOOPFS_LINK\n"
+"        The node linker.  Default: loopfs-link in the directory of this\n"
+"        program (/proc/self/exe).\n"
+"    -v  Say what is done, on standard error.\n"
+"    -h  Print this text.\n"
+"\n"
+"EXIT STATUS\n"
+"    0   the instance is mounted, the link made and the linker ready.\n"
+"    1   anything else: bad or oversized state, bad annotation, no /dev in\n"
+"        the container's root, dev/loopfs already an instance or\n"
+"        dev/loop-control already there, the kernel refusing the instance\n"
+"        (its messages are printed), the linker failing to start.  What was\n"
+"        done before the failure is undone.\n"
+"\n"
+"NOTES\n"
+"    crun sends a hook's standard output and error to /dev/null unless the\n"
+"    annotations run.oci.hooks.stdout and run.oci.hooks.stderr name files.\n"
+"    The linker inherits standard error, and warns there.\n"
+"    The linker's ready file, dev/.loopfs-link.ready, is removed once seen.\n"
+"    Re-reading a partition table (sfdisk, partprobe: BLKRRPART) and a few\n"
+"    loop ioctls want CAP_SYS_ADMIN; for the instance's devices, in the\n"
+"    container's user namespace is enough.\n"
+"\n"
+"EXAMPLE\n"
+"    In config.json:\n"
+"\n"
+"        \"hooks\": { \"createContainer\": [ {\n"
+"            \"path\": \"/usr/local/libexec/loopfs/loopfs-oci-hook\" } ] },\n"
+"        \"annotations\": { \"org.loopfs.options\": \"max=8\" }\n"
+"\n"
+"    With podman or CRI-O, the hooks.d file loopfs.json (in\n"
+"    /usr/share/containers/oci/hooks.d) adds the hook to containers run with\n"
+"    the annotation org.loopfs.enable=true:\n"
+"\n"
+"        podman run --annotation org.loopfs.enable=true \\\n"
+"            --annotation org.loopfs.options=max=8 --cap-add SYS_ADMIN ...\n";
+
+/* ------------------------------------------------------------------ state */
+
+static int verbose;				/* -v */
+
+/* What must be undone if we fail after a change */
+static int dev_fd = -1;			/* the container's /dev, O_PATH */
+static int made_dir, mounted, made_link;
+static pid_t linker_pid;
+
+/* ------------------------------------------------------------ messages */
+
+static void undo(void);
+
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	undo();
+	exit(1);
+}
+
+static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define info(...)	do { if (verbose) warn(__VA_ARGS__); } while (0)
+
+/* ------------------------------------------------------------ JSON */
+
+/*
+ * Just enough JSON (RFC 8259) for the state and config.json.  The whole
+ * document is checked (strings with their escapes, numbers, literals,
+ * nesting at most JSON_MAX_DEPTH deep, nothing after it), and the members
+ * we need are taken out on the way.  Any error ends the program, before it
+ * has changed anything.
+ */
+struct json {
+	const char *start, *p, *end;
+	const char *what;		/* "the state", "BUNDLE/config.json" */
+};
+
+static void __attribute__((noreturn)) json_fail(struct json *j, const char *msg)
+{
+	die("%s: not valid JSON at byte %zu: %s", j->what,
+	    (size_t)(j->p - j->start), msg);
+}
+
+static void json_ws(struct json *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+				 *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int json_peek(struct json *j)
+{
+	json_ws(j);
+	return j->p < j->end ? (unsigned char)*j->p : -1;
+}
+
+static void json_expect(struct json *j, char c, const char *msg)
+{
+	if (json_peek(j) != c)
+		json_fail(j, msg);
+	j->p++;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static unsigned int json_hex4(struct json *j)
+{
+	unsigned int v = 0;
+	int i, h;
+
+	for (i = 0; i < 4; i++) {
+		if (j->p >= j->end || (h = hexval((unsigned char)*j->p)) < 0)
+			json_fail(j, "bad \\u escape");
+		v = v << 4 | h;
+		j->p++;
+	}
+	return v;
+}
+
+/* Append byte @c to @out (capacity @len) at *@n; counts past the end too. */
+static void put(char *out, size_t len, size_t *n, unsigned char c)
+{
+	if (out && *n + 1 < len)
+		out[*n] = c;
+	(*n)++;
+}
+
+/*
+ * The string at j->p, decoded into @out (at most @len - 1 bytes and a NUL;
+ * @out may be NULL to check and skip it).  Returns its decoded length,
+ * which is >= @len if it did not fit, and sets *@has_nul if it holds a
+ * NUL character (\u0000), which a C string cannot.
+ */
+static size_t json_string(struct json *j, char *out, size_t len, int *has_nul)
+{
+	size_t n = 0;
+	unsigned int cp, lo;
+
+	*has_nul = 0;
+	json_expect(j, '"', "want a string");
+	for (;;) {
+		unsigned char c;
+
+		if (j->p >= j->end)
+			json_fail(j, "unterminated string");
+		c = *j->p++;
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			json_fail(j, "control character in a string");
+		if (c != '\\') {
+			put(out, len, &n, c);
+			continue;
+		}
+		if (j->p >= j->end)
+			json_fail(j, "unterminated string");
+		c = *j->p++;
+		switch (c) {
+		case '"': case '\\': case '/':
+			put(out, len, &n, c);
+			continue;
+		case 'b': put(out, len, &n, '\b'); continue;
+		case 'f': put(out, len, &n, '\f'); continue;
+		case 'n': put(out, len, &n, '\n'); continue;
+		case 'r': put(out, len, &n, '\r'); continue;
+		case 't': put(out, len, &n, '\t'); continue;
+		case 'u':
+			break;
+		default:
+			j->p--;
+			json_fail(j, "bad escape in a string");
+		}
+		cp = json_hex4(j);
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			json_fail(j, "lone low surrogate in a \\u escape");
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
+				json_fail(j, "high surrogate without its low half");
+			j->p += 2;
+			lo = json_hex4(j);
+			if (lo < 0xdc00 || lo > 0xdfff)
+				json_fail(j, "high surrogate without its low half");
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		}
+		if (!cp)
+			*has_nul = 1;
+		/* UTF-8 */
+		if (cp < 0x80) {
+			put(out, len, &n, cp);
+		} else if (cp < 0x800) {
+			put(out, len, &n, 0xc0 | cp >> 6);
+			put(out, len, &n, 0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			put(out, len, &n, 0xe0 | cp >> 12);
+			put(out, len, &n, 0x80 | ((cp >> 6) & 0x3f));
+			put(out, len, &n, 0x80 | (cp & 0x3f));
+		} else {
+			put(out, len, &n, 0xf0 | cp >> 18);
+			put(out, len, &n, 0x80 | ((cp >> 12) & 0x3f));
+			put(out, len, &n, 0x80 | ((cp >> 6) & 0x3f));
+			put(out, len, &n, 0x80 | (cp & 0x3f));
+		}
+	}
+	if (out && len)
+		out[n < len ? n : len - 1] = 0;
+	return n;
+}
+
+/*
+ * The number at j->p.  Returns 1 and its value in *@val if it is an integer
+ * (no fraction, no exponent) from 0 to INT_MAX, else 0.
+ */
+static int json_number(struct json *j, long long *val)
+{
+	int is_int = 1, neg = 0;
+	long long v = 0;
+
+	json_ws(j);
+	if (j->p < j->end && *j->p == '-') {
+		neg = 1;
+		j->p++;
+	}
+	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+		json_fail(j, "bad number");
+	if (*j->p == '0' && j->p + 1 < j->end && j->p[1] >= '0' && j->p[1] <= '9')
+		json_fail(j, "number with a leading zero");
+	for (; j->p < j->end && *j->p >= '0' && *j->p <= '9'; j->p++) {
+		v = v * 10 + (*j->p - '0');
+		if (v > INT_MAX) {
+			is_int = 0;
+			v = INT_MAX;
+		}
+	}
+	if (j->p < j->end && *j->p == '.') {
+		is_int = 0;
+		j->p++;
+		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+			json_fail(j, "bad number");
+		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+			j->p++;
+	}
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+		is_int = 0;
+		j->p++;
+		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+			j->p++;
+		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+			json_fail(j, "bad number");
+		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+			j->p++;
+	}
+	if (neg && v)
+		is_int = 0;
+	*val = v;
+	return is_int;
+}
+
+static void json_skip(struct json *j, int depth);
+
+/*
+ * The object at j->p: @member is called with each member's key (NULL for a
+ * key too long or with a NUL in it, which is none of ours) and must consume
+ * the value.
+ */
+typedef void (*member_fn)(struct json *j, int depth, const char *key, void *arg);
+
+static void json_object(struct json *j, int depth, member_fn member, void *arg)
+{
+	char key[128];
+	size_t n;
+	int nul;
+
+	if (depth > JSON_MAX_DEPTH)
+		json_fail(j, "nested too deeply");
+	json_expect(j, '{', "want an object");
+	if (json_peek(j) == '}') {
+		j->p++;
+		return;
+	}
+	for (;;) {
+		n = json_string(j, key, sizeof(key), &nul);
+		json_expect(j, ':', "want ':' after a member name");
+		member(j, depth + 1, n < sizeof(key) && !nul ? key : NULL, arg);
+		if (json_peek(j) == '}') {
+			j->p++;
+			return;
+		}
+		json_expect(j, ',', "want ',' or '}' in an object");
+	}
+}
+
+static void skip_member(struct json *j, int depth, const char *key, void *arg)
+{
+	(void)key;
+	(void)arg;
+	json_skip(j, depth);
+}
+
+/* Check and skip any value. */
+static void json_skip(struct json *j, int depth)
+{
+	static const char *const literals[] = { "true", "false", "null" };
+	long long v;
+	size_t i, l;
+	int c, nul;
+
+	if (depth > JSON_MAX_DEPTH)
+		json_fail(j, "nested too deeply");
+	c = json_peek(j);
+	switch (c) {
+	case '{':
+		json_object(j, depth, skip_member, NULL);
+		return;
+	case '[':
+		j->p++;
+		if (json_peek(j) == ']') {
+			j->p++;
+			return;
+		}
+		for (;;) {
+			json_skip(j, depth + 1);
+			if (json_peek(j) == ']') {
+				j->p++;
+				return;
+			}
+			json_expect(j, ',', "want ',' or ']' in an array");
+		}
+	case '"':
+		json_string(j, NULL, 0, &nul);
+		return;
+	case '-':
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		json_number(j, &v);
+		return;
+	}
+	for (i = 0; i < sizeof(literals) / sizeof(literals[0]); i++) {
+		l = strlen(literals[i]);
+		if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, literals[i], l)) {
+			j->p += l;
+			return;
+		}
+	}
+	json_fail(j, c < 0 ? "unexpected end" : "want a value");
+}
+
+/* A string value we keep: not too long, no NUL, not given twice. */
+static void json_take_string(struct json *j, const char *key, char *out,
+			     size_t len, int *seen)
+{
+	size_t n;
+	int nul;
+
+	if (*seen)
+		json_fail(j, "member given twice");
+	*seen = 1;
+	if (json_peek(j) != '"')
+		die("%s: %s: want a string", j->what, key);
+	n = json_string(j, out, len, &nul);
+	if (n >= len)
+		die("%s: %s: longer than %zu bytes", j->what, key, len - 1);
+	if (nul)
+		die("%s: %s: holds a NUL character", j->what, key);
+}
+
+/* Parse a whole document, an object, calling @member for its members. */
+static void json_document(const char *buf, size_t len, const char *what,
+			  member_fn member, void *arg)
+{
+	struct json j = { buf, buf, buf + len, what };
+
+	if (json_peek(&j) != '{')
+		json_fail(&j, "want an object");
+	json_object(&j, 1, member, arg);
+	if (json_peek(&j) != -1)
+		json_fail(&j, "more after the object");
+}
+
+/* ------------------------------------------------------------ input */
+
+struct state {
+	long long pid;
+	int has_pid;
+	char bundle[PATH_MAX];
+	int has_bundle;
+	char root[PATH_MAX];
+	int has_root;
+	char options[OPTIONS_MAX + 1];
+	int has_options;
+	char parts[8];
+	int has_parts;
+};
+
+static void annotation_member(struct json *j, int depth, const char *key, void *arg)
+{
+	struct state *s = arg;
+
+	if (key && !strcmp(key, ANN_OPTIONS))
+		json_take_string(j, key, s->options, sizeof(s->options),
+				 &s->has_options);
+	else if (key && !strcmp(key, ANN_PARTS))
+		json_take_string(j, key, s->parts, sizeof(s->parts),
+				 &s->has_parts);
+	else
+		json_skip(j, depth);
+}
+
+/* "root": a string (crun's state) or an object with "path" (config.json) */
+static void root_path_member(struct json *j, int depth, const char *key, void *arg)
+{
+	struct state *s = arg;
+
+	if (key && !strcmp(key, "path"))
+		json_take_string(j, "root.path", s->root, sizeof(s->root),
+				 &s->has_root);
+	else
+		json_skip(j, depth);
+}
+
+static void take_root(struct json *j, int depth, struct state *s)
+{
+	if (json_peek(j) == '{')
+		json_object(j, depth, root_path_member, s);
+	else
+		json_take_string(j, "root", s->root, sizeof(s->root), &s->has_root);
+}
+
+static void state_member(struct json *j, int depth, const char *key, void *arg)
+{
+	struct state *s = arg;
+	static int seen_ann;
+
+	if (!key) {
+		json_skip(j, depth);
+	} else if (!strcmp(key, "pid")) {
+		if (s->has_pid)
+			json_fail(j, "member given twice");
+		s->has_pid = 1;
+		if (json_peek(j) != '-' && (json_peek(j) < '0' || json_peek(j) > '9'))
+			die("%s: pid: want a number", j->what);
+		if (!json_number(j, &s->pid))
+			die("%s: pid: want a whole number from 0 to %d", j->what, INT_MAX);
+	} else if (!strcmp(key, "bundle")) {
+		json_take_string(j, key, s->bundle, sizeof(s->bundle), &s->has_bundle);
+	} else if (!strcmp(key, "root")) {
+		take_root(j, depth, s);
+	} else if (!strcmp(key, "annotations")) {
+		if (seen_ann)
+			json_fail(j, "member given twice");
+		seen_ann = 1;
+		if (json_peek(j) != '{')
+			die("%s: annotations: want an object", j->what);
+		json_object(j, depth, annotation_member, s);
+	} else {
+		json_skip(j, depth);
+	}
+}
+
+static void config_member(struct json *j, int depth, const char *key, void *arg)
+{
+	if (key && !strcmp(key, "root")) {
+		if (json_peek(j) != '{')
+			die("%s: root: want an object", j->what);
+		json_object(j, depth, root_path_member, arg);
+	} else {
+		json_skip(j, depth);
+	}
+}
+
+/* All of @fd, at most @max bytes; dies if there is more. */
+static char *read_all(int fd, size_t max, const char *what, size_t *len)
+{
+	size_t n = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		die("out of memory");
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				die("%s: larger than %zu bytes", what, max);
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("out of memory");
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("reading %s: %m", what);
+		if (!r)
+			break;
+		n += r;
+		if (n > max)
+			die("%s: larger than %zu bytes", what, max);
+	}
+	*len = n;
+	return buf;
+}
+
+/*
+ * org.loopfs.options: KEY or KEY=VALUE, comma-separated, from letters,
+ * digits, '_', '-' and '.'.  (The kernel checks the keys and values; this
+ * keeps out anything that is not an option list.)
+ */
+static void check_options(const char *opts)
+{
+	const char *p;
+	int in_value = 0, empty = 1;
+
+	for (p = opts; *p; p++) {
+		unsigned char c = *p;
+
+		if (c == ',') {
+			if (empty)
+				break;
+			in_value = 0;
+			empty = 1;
+		} else if (c == '=') {
+			if (in_value || empty)
+				break;
+			in_value = 1;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+			   c == '.') {
+			empty = 0;
+		} else {
+			break;
+		}
+	}
+	if (*p || (*opts && empty))
+		die("annotation %s=\"%s\": want KEY or KEY=VALUE separated by commas, from letters, digits, '_', '-' and '.' (at byte %zu)",
+		    ANN_OPTIONS, opts, (size_t)(p - opts));
+}
+
+/* org.loopfs.parts: 0 to 255, as loopfs-link -p wants it */
+static void check_parts(const char *s)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9' && v <= MAX_PARTS; p++)
+		v = v * 10 + (*p - '0');
+	if (!*s || *p || v > MAX_PARTS || (s[0] == '0' && s[1]))
+		die("annotation %s=\"%s\": want a number of partitions from 0 to %d",
+		    ANN_PARTS, s, MAX_PARTS);
+}
+
+/* ------------------------------------------------------------ namespaces */
+
+/* Same namespace: the same nsfs inode */
+static int same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/*
+ * Join the container's namespaces if we are not in them.  With "pid": 0
+ * (crun) we are: the runtime forked us from the container's init.  We are
+ * too when our /proc is not our pid namespace's (readlink /proc/self is not
+ * getpid()): then we were forked inside the container's pid namespace,
+ * before its /proc was mounted, and the state's pid could not even be
+ * looked up in /proc.  Otherwise join the user, mount and pid namespaces
+ * of that process where they are not ours: the user namespace first (it
+ * gives the capabilities the others need), then the mount namespace
+ * (which also moves our root and cwd to its root), then the pid namespace,
+ * which the linker, forked later, enters.
+ */
+static void enter_container(const struct state *s)
+{
+	static const struct {
+		const char *name;
+		int type;
+	} ns[] = {
+		{ "user", CLONE_NEWUSER },
+		{ "mnt", CLONE_NEWNS },
+		{ "pid", CLONE_NEWPID },
+	};
+	char path[64], self[32];
+	int fds[3], i, joined_user = 0;
+	ssize_t n;
+
+	if (!s->has_pid || s->pid == 0) {
+		info("state pid %s: in the container's namespaces already",
+		     s->has_pid ? "0" : "absent");
+		return;
+	}
+	n = readlink("/proc/self", self, sizeof(self) - 1);
+	if (n <= 0)
+		die("readlink /proc/self: %m (is /proc mounted?)");
+	self[n] = 0;
+	if (strtol(self, NULL, 10) != getpid()) {
+		info("/proc is not our pid namespace's: forked in the container, in its namespaces already (state pid %lld ignored)",
+		     s->pid);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/proc/%lld/ns/%s", s->pid, ns[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			die("state pid %lld: %s: %m", s->pid, path);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i].name);
+		if (same_file(fds[i], path)) {
+			close(fds[i]);
+			continue;
+		}
+		if (setns(fds[i], ns[i].type))
+			die("joining the %s namespace of pid %lld: %m", ns[i].name, s->pid);
+		close(fds[i]);
+		info("joined the %s namespace of pid %lld", ns[i].name, s->pid);
+		if (ns[i].type == CLONE_NEWUSER)
+			joined_user = 1;
+	}
+	/*
+	 * As the container's root: files we make in its /dev are its root's,
+	 * and a uid that is not mapped there could not make them at all.
+	 */
+	if (joined_user) {
+		if (setgroups(0, NULL) && errno != EPERM)
+			die("setgroups: %m");
+		if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
+			die("becoming root of the container's user namespace: %m");
+	}
+}
+
+/* ------------------------------------------------------------ the instance */
+
+/* The kernel's messages about a refused instance (the fs_context log) */
+static void print_fc_log(int fsfd)
+{
+	char buf[512];
+	ssize_t n;
+
+	while ((n = read(fsfd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = 0;
+		if (buf[n - 1] == '\n')
+			buf[n - 1] = 0;
+		warn("kernel: %s", buf);
+	}
+}
+
+/*
+ * A new instance with @opts, as a detached mount (nosuid, noexec): its fd.
+ * The instance belongs to our user namespace, which is the container's.
+ */
+static int create_instance(const char *opts)
+{
+	char buf[OPTIONS_MAX + 1], *tok, *save = NULL, *val;
+	int fsfd, mntfd;
+
+	fsfd = fsopen("loopfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		die("fsopen loopfs: %m%s", errno == ENODEV ?
+		    " (this kernel has no loopfs: CONFIG_BLK_DEV_LOOPFS)" :
+		    errno == EPERM ? " (not root of the user namespace that owns our mount namespace?)" : "");
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		val = strchr(tok, '=');
+		if (val)
+			*val++ = 0;
+		if (fsconfig(fsfd, val ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG,
+			     tok, val, 0)) {
+			int err = errno;
+
+			print_fc_log(fsfd);
+			errno = err;
+			die("loopfs option %s%s%s: %m", tok, val ? "=" : "", val ? val : "");
+		}
+	}
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
+		int err = errno;
+
+		print_fc_log(fsfd);
+		errno = err;
+		die("creating the loopfs instance (options \"%s\"): %m", opts);
+	}
+	mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mntfd < 0)
+		die("fsmount loopfs: %m");
+	close(fsfd);
+	return mntfd;
+}
+
+/* ------------------------------------------------------------ the linker */
+
+/* LOOPFS_LINK's default: loopfs-link next to this program */
+static char *default_linker(void)
+{
+	static char path[PATH_MAX];
+	char *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(LINKER_NAME) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(path) - sizeof(LINKER_NAME) - 1)
+		die("readlink /proc/self/exe: %s; give the linker with -l",
+		    n < 0 ? strerror(errno) : "path too long");
+	path[n] = 0;
+	slash = strrchr(path, '/');
+	if (!slash)
+		die("/proc/self/exe is %s; give the linker with -l", path);
+	strcpy(slash + 1, LINKER_NAME);
+	return path;
+}
+
+/*
+ * Start the linker on @dev_path/loopfs and @dev_path, in the container's
+ * pid namespace (ours, or the one joined: our children enter it), and wait
+ * until it has written its ready file.  Its standard input and output are
+ * /dev/null; its standard error is ours.  It is a session of its own, with
+ * no signal blocked or ignored (it takes SIGTERM through a signalfd), / as
+ * cwd (pivot_root moves it to the container's /), and nothing but those
+ * three fds: ours are all close-on-exec.  It has no capability: it makes
+ * symlinks in a /dev its uid owns and reads the instance's root, which
+ * needs none; no ambient and no bounding capability, and SECBIT_NOROOT
+ * (locked) so that exec as uid 0 grants none, and no_new_privs.  When we
+ * exit it becomes a child of the container's init.
+ */
+static void start_linker(const char *linker, const char *dev_path, const char *parts)
+{
+	char inst[PATH_MAX], ready[PATH_MAX];
+	char *argv[] = { (char *)LINKER_NAME, (char *)"-p", (char *)parts,
+			 (char *)"-r", ready, inst, (char *)dev_path, NULL };
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	int status, waited, fd, sig, cap;
+	sigset_t none;
+
+	if ((size_t)snprintf(inst, sizeof(inst), "%s/loopfs", dev_path) >= sizeof(inst) ||
+	    (size_t)snprintf(ready, sizeof(ready), "%s/" READY_NAME, dev_path) >= sizeof(ready))
+		die("%s: path too long", dev_path);
+	fflush(stderr);
+	linker_pid = fork();
+	if (linker_pid < 0) {
+		linker_pid = 0;
+		die("fork: %m");
+	}
+	if (!linker_pid) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);	/* (fails for some: fine) */
+		setsid();
+		if (chdir("/"))
+			_exit(127);
+		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+		/* (EINVAL: past the last capability) */
+		for (cap = 0; !prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) || errno != EINVAL; cap++)
+			;
+		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+			fprintf(stderr, PROG ": dropping the linker's capabilities: %m\n");
+			_exit(127);
+		}
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			if (fd > 2)
+				close(fd);
+		}
+		execv(linker, argv);
+		fprintf(stderr, PROG ": exec %s: %m\n", linker);
+		_exit(127);
+	}
+	info("started %s (pid %d): %s -p %s -r %s %s %s", linker, (int)linker_pid,
+	     LINKER_NAME, parts, ready, inst, dev_path);
+
+	for (waited = 0; ; waited += 10) {
+		if (!faccessat(dev_fd, READY_NAME, F_OK, AT_SYMLINK_NOFOLLOW))
+			break;
+		if (waitpid(linker_pid, &status, WNOHANG) == linker_pid) {
+			linker_pid = 0;
+			if (WIFEXITED(status))
+				die("the linker exited with status %d before it was ready",
+				    WEXITSTATUS(status));
+			die("the linker was killed by signal %d before it was ready",
+			    WTERMSIG(status));
+		}
+		if (waited >= READY_TIMEOUT_MS)
+			die("the linker is not ready after %d s", READY_TIMEOUT_MS / 1000);
+		nanosleep(&nap, NULL);
+	}
+	/*
+	 * The linker would remove its ready file at exit, by path; after
+	 * pivot_root that path leads nowhere, so remove it now: the container
+	 * sees a /dev without it.
+	 */
+	if (unlinkat(dev_fd, READY_NAME, 0))
+		warn("cannot remove %s: %m", ready);
+}
+
+/* ------------------------------------------------------------ undo */
+
+/* Undo what was done, last first: used by die() */
+static void undo(void)
+{
+	char path[64];
+
+	if (linker_pid > 0) {
+		kill(linker_pid, SIGKILL);
+		waitpid(linker_pid, NULL, 0);
+		linker_pid = 0;
+		unlinkat(dev_fd, READY_NAME, 0);
+	}
+	if (made_link && unlinkat(dev_fd, "loop-control", 0))
+		warn("undo: cannot remove dev/loop-control: %m");
+	made_link = 0;
+	if (mounted) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/loopfs", dev_fd);
+		if (umount2(path, MNT_DETACH))
+			warn("undo: cannot unmount dev/loopfs: %m");
+	}
+	mounted = 0;
+	if (made_dir && unlinkat(dev_fd, "loopfs", AT_REMOVEDIR))
+		warn("undo: cannot remove dev/loopfs: %m");
+	made_dir = 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+	static struct state s;
+	char root_path[PATH_MAX], dev_path[PATH_MAX], proc[64], *buf;
+	const char *linker = NULL, *parts;
+	struct statfs sfs;
+	struct stat st, st2;
+	int c, root_fd, fd, mntfd;
+	size_t len;
+	ssize_t n;
+
+	for (c = 1; c < argc; c++)
+		if (!strcmp(argv[c], "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	while ((c = getopt(argc, argv, "l:vh")) != -1) {
+		switch (c) {
+		case 'l':
+			linker = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	if (linker && !*linker)
+		die("bad -l '': want the path of loopfs-link");
+
+	/* The state, and what we need of it */
+	buf = read_all(0, STATE_MAX, "the state (standard input)", &len);
+	json_document(buf, len, "the state", state_member, &s);
+	free(buf);
+	if (!s.has_bundle || s.bundle[0] != '/')
+		die("the state: want \"bundle\", an absolute path");
+	if (s.has_options)
+		check_options(s.options);
+	parts = s.has_parts ? s.parts : DEFAULT_PARTS;
+	check_parts(parts);
+	if (!linker)
+		linker = default_linker();
+
+	enter_container(&s);
+	if (verbose) {
+		char cwd[PATH_MAX], root[PATH_MAX];
+
+		n = readlink("/proc/self/root", root, sizeof(root) - 1);
+		root[n > 0 ? n : 0] = 0;
+		info("uid %d (of our user namespace), cwd %s, root %s", (int)getuid(),
+		     getcwd(cwd, sizeof(cwd)) ? cwd : "?", root);
+	}
+
+	/* The container's root: the state's "root", or config.json's root.path */
+	if (!s.has_root) {
+		char cfg[PATH_MAX];
+
+		if ((size_t)snprintf(cfg, sizeof(cfg), "%s/config.json", s.bundle) >= sizeof(cfg))
+			die("%s: path too long", s.bundle);
+		fd = open(cfg, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("no \"root\" in the state, and %s: %m", cfg);
+		buf = read_all(fd, CONFIG_MAX, cfg, &len);
+		close(fd);
+		json_document(buf, len, cfg, config_member, &s);
+		free(buf);
+		if (!s.has_root)
+			die("no \"root\" in the state, and no root.path in %s", cfg);
+	}
+	if (!s.root[0])
+		die("the container's root path is empty");
+	if ((size_t)snprintf(root_path, sizeof(root_path), "%s%s%s",
+			     s.root[0] == '/' ? "" : s.bundle,
+			     s.root[0] == '/' ? "" : "/", s.root) >= sizeof(root_path))
+		die("the container's root path is too long");
+	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		die("the container's root %s: %m", root_path);
+	/* dev itself is no symlink: it is what the runtime mounted */
+	dev_fd = openat(root_fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dev_fd < 0)
+		die("%s/dev: %s", root_path, errno == ENOTDIR ?
+		    "not a directory (a symlink?)" : strerror(errno));
+	close(root_fd);
+	/* Its path for the linker, which takes paths: the kernel's name of it */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dev_fd);
+	n = readlink(proc, dev_path, sizeof(dev_path) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(dev_path) - sizeof("/loopfs/" READY_NAME))
+		die("readlink %s (%s/dev): %s", proc, root_path,
+		    n < 0 ? strerror(errno) : "path too long");
+	dev_path[n] = 0;
+	if (dev_path[0] != '/' || stat(dev_path, &st) || fstat(dev_fd, &st2) ||
+	    st.st_dev != st2.st_dev || st.st_ino != st2.st_ino)
+		die("%s/dev: cannot name it by a path (%s)", root_path, dev_path);
+	info("the container's /dev is %s", dev_path);
+
+	/* Nothing of ours there yet, nothing in the way */
+	if (!fstatat(dev_fd, "loopfs", &st, AT_SYMLINK_NOFOLLOW)) {
+		if (!S_ISDIR(st.st_mode))
+			die("%s/loopfs exists and is not a directory", dev_path);
+		fd = openat(dev_fd, "loopfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstatfs(fd, &sfs))
+			die("%s/loopfs: %m", dev_path);
+		if (sfs.f_type == LOOPFS_SUPER_MAGIC)
+			die("%s/loopfs is a loopfs instance already", dev_path);
+		close(fd);
+	} else if (errno != ENOENT) {
+		die("%s/loopfs: %m", dev_path);
+	}
+	if (!fstatat(dev_fd, "loop-control", &st, AT_SYMLINK_NOFOLLOW))
+		die("%s/loop-control exists already", dev_path);
+	if (errno != ENOENT)
+		die("%s/loop-control: %m", dev_path);
+	if (access(linker, X_OK))
+		die("the linker %s: %m", linker);
+
+	/*
+	 * The changes.  The instance first: if the kernel refuses it, nothing
+	 * has changed.
+	 */
+	mntfd = create_instance(s.has_options ? s.options : "");
+	if (mkdirat(dev_fd, "loopfs", 0755)) {
+		if (errno != EEXIST)
+			die("mkdir %s/loopfs: %m", dev_path);
+	} else {
+		made_dir = 1;
+	}
+	fd = openat(dev_fd, "loopfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		die("%s/loopfs: %m", dev_path);
+	if (move_mount(mntfd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		die("mounting the instance on %s/loopfs: %m", dev_path);
+	mounted = 1;
+	close(fd);
+	close(mntfd);		/* the instance is held by its mount alone */
+	info("mounted a new loopfs instance (options \"%s\") on %s/loopfs",
+	     s.has_options ? s.options : "", dev_path);
+
+	if (symlinkat("loopfs/loop-control", dev_fd, "loop-control"))
+		die("symlink %s/loop-control -> loopfs/loop-control: %m", dev_path);
+	made_link = 1;
+
+	start_linker(linker, dev_path, parts);
+	info("the linker is ready");
+	return 0;
+
+usage:
+	fprintf(stderr,
+		"usage: %s [-v] [-l LOOPFS_LINK] < STATE\n"
+		"       (%s -h for the whole text)\n", PROG, PROG);
+	return 1;
+}
