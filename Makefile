@@ -56,15 +56,17 @@ selftests: src
 userspace: build/userspace/loopfs-link build/userspace/loopfs-mountd \
 	build/userspace/loopfs-oci-hook
 
-build/userspace/loopfs-link: userspace/loopfs-link.c
+build/userspace/loopfs-link: userspace/loopfs-link.c userspace/common.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
 
-build/userspace/loopfs-mountd: userspace/loopfs-mountd.c
+build/userspace/loopfs-mountd: userspace/loopfs-mountd.c userspace/common.h \
+	userspace/json.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
 
-build/userspace/loopfs-oci-hook: userspace/loopfs-oci-hook.c
+build/userspace/loopfs-oci-hook: userspace/loopfs-oci-hook.c userspace/common.h \
+	userspace/json.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra $(LDFLAGS) -o $@ $<
 

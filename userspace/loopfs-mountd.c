@@ -114,7 +114,7 @@
 #define MAX_TYPES		32
 #define TYPE_MAX		32		/* a filesystem type's name */
 #define DATA_MAX		4096		/* mount(2) copies one page */
-#define JSON_DEPTH		32
+#define JSON_DEPTH		32		/* JSON nesting below the top object */
 
 /* Our private directories in the helper's tmpfs (never a source's name) */
 #define Z_PROC			".mountd-proc"
@@ -278,28 +278,10 @@ static unsigned long ctr_serial;
 
 /* ------------------------------------------------------------ messages */
 
-static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
-{
-	va_list ap;
+#include "common.h"
 
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+/* A log line: as warn() */
+#define say warn
 
 static const char *errname(int err)
 {
@@ -366,349 +348,119 @@ static long ms_until(const struct timespec *t)
 /* ------------------------------------------------------------ JSON */
 
 /*
- * Just enough JSON for a container process state: a validating recursive
- * descent over the whole document (RFC 8259; depth-limited), keeping the
- * few fields we use.  Strings are decoded; a \u escape outside ASCII
- * becomes '?' (we compare and print ASCII only).
+ * A container process state, read whole and checked strictly by json.h,
+ * keeping the few fields we use.  Strings are decoded (UTF-8); those we
+ * keep are cut to their buffers and printed through esc().
  */
-struct json {
-	const char *p, *end;
-};
+#include "json.h"
 
 struct state {
-	int has_version, has_pid, has_state;
+	int has_version, has_pid, has_state, has_id;
 	long long pid;
 	int nfds_names;			/* entries in "fds" */
 	int seccomp_index;		/* of "seccompFd" in "fds", or -1 */
 	char id[64];			/* state.id */
 };
 
-static void js_ws(struct json *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-				 *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-static int js_hex4(struct json *j, unsigned int *v)
-{
-	int i;
-
-	*v = 0;
-	if (j->end - j->p < 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		char c = *j->p++;
-
-		*v <<= 4;
-		if (c >= '0' && c <= '9')
-			*v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			*v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			*v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * A string at j->p (the opening quote): decoded into @out (@len bytes with
- * the NUL; longer ones are cut) when @out is given.  0, or -1 if malformed.
- */
-static int js_string(struct json *j, char *out, size_t len)
-{
-	size_t n = 0;
-	unsigned int u;
-	char c;
-
-	if (j->p >= j->end || *j->p != '"')
-		return -1;
-	j->p++;
-	for (;;) {
-		if (j->p >= j->end)
-			return -1;
-		c = *j->p++;
-		if (c == '"')
-			break;
-		if ((unsigned char)c < 0x20)
-			return -1;
-		if (c == '\\') {
-			if (j->p >= j->end)
-				return -1;
-			c = *j->p++;
-			switch (c) {
-			case '"': case '\\': case '/':
-				break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case 'u':
-				if (js_hex4(j, &u))
-					return -1;
-				c = u && u < 0x80 ? (char)u : '?';
-				break;
-			default:
-				return -1;
-			}
-		}
-		if (out && n + 1 < len)
-			out[n++] = c;
-	}
-	if (out && len)
-		out[n] = 0;
-	return 0;
-}
-
-/* An integer (no fraction or exponent) into *@v. */
-static int js_int(struct json *j, long long *v)
-{
-	int neg = 0, digits = 0;
-	long long x = 0;
-
-	if (j->p < j->end && *j->p == '-') {
-		neg = 1;
-		j->p++;
-	}
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-		if (x > (LLONG_MAX - 9) / 10)
-			return -1;
-		x = x * 10 + (*j->p++ - '0');
-		digits++;
-	}
-	if (!digits || (j->p < j->end && (*j->p == '.' || *j->p == 'e' ||
-					  *j->p == 'E')))
-		return -1;
-	*v = neg ? -x : x;
-	return 0;
-}
-
-static int js_skip(struct json *j, int depth);
-
-/* A number, as JSON has them (skipped). */
-static int js_skip_number(struct json *j)
-{
-	const char *s = j->p;
-
-	if (j->p < j->end && *j->p == '-')
-		j->p++;
-	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-		return -1;
-	if (*j->p == '0')
-		j->p++;
-	else
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	if (j->p < j->end && *j->p == '.') {
-		j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return -1;
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return -1;
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	return j->p > s ? 0 : -1;
-}
-
-static int js_literal(struct json *j, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n))
-		return -1;
-	j->p += n;
-	return 0;
-}
-
-/*
- * Iterate an object: call @member for each key (the cursor on its value,
- * which @member must consume).  0, or -1 if malformed (or @member says so).
- */
-static int js_object(struct json *j, int depth,
-		     int (*member)(struct json *j, const char *key, int depth, void *arg),
-		     void *arg)
-{
-	char key[64];
-
-	if (depth > JSON_DEPTH || j->p >= j->end || *j->p != '{')
-		return -1;
-	j->p++;
-	js_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		js_ws(j);
-		if (js_string(j, key, sizeof(key)))
-			return -1;
-		js_ws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return -1;
-		j->p++;
-		js_ws(j);
-		if (member ? member(j, key, depth + 1, arg) : js_skip(j, depth + 1))
-			return -1;
-		js_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return -1;
-	}
-}
-
-/* Any value. */
-static int js_skip(struct json *j, int depth)
-{
-	if (depth > JSON_DEPTH || j->p >= j->end)
-		return -1;
-	switch (*j->p) {
-	case '"':
-		return js_string(j, NULL, 0);
-	case '{':
-		return js_object(j, depth, NULL, NULL);
-	case '[':
-		j->p++;
-		js_ws(j);
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return 0;
-		}
-		for (;;) {
-			js_ws(j);
-			if (js_skip(j, depth + 1))
-				return -1;
-			js_ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
-				continue;
-			}
-			if (j->p < j->end && *j->p == ']') {
-				j->p++;
-				return 0;
-			}
-			return -1;
-		}
-	case 't':
-		return js_literal(j, "true");
-	case 'f':
-		return js_literal(j, "false");
-	case 'n':
-		return js_literal(j, "null");
-	default:
-		return js_skip_number(j);
-	}
-}
-
 /* "fds": an array of strings; note where "seccompFd" is. */
-static int js_fds(struct json *j, struct state *st)
-{
-	char name[64];
-
-	if (j->p >= j->end || *j->p != '[')
-		return -1;
-	j->p++;
-	js_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		js_ws(j);
-		if (js_string(j, name, sizeof(name)))
-			return -1;
-		if (!strcmp(name, "seccompFd")) {
-			if (st->seccomp_index >= 0)
-				return -1;	/* named twice */
-			st->seccomp_index = st->nfds_names;
-		}
-		st->nfds_names++;
-		js_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return 0;
-		}
-		return -1;
-	}
-}
-
-static int state_member(struct json *j, const char *key, int depth, void *arg)
+static int fds_element(struct json *j, int depth, void *arg)
 {
 	struct state *st = arg;
+	char name[64];
+	size_t n;
+	int nul;
 
-	if (!strcmp(key, "id")) {
-		if (st->id[0])
+	(void)depth;
+	if (json_peek(j) != '"')
+		return json_error(j, "fds: want an array of strings");
+	if (json_string(j, name, sizeof(name), &n, &nul))
+		return -1;
+	if (n < sizeof(name) && !nul && !strcmp(name, "seccompFd")) {
+		if (st->seccomp_index >= 0)
+			return json_error(j, "fds: \"seccompFd\" named twice");
+		st->seccomp_index = st->nfds_names;
+	}
+	st->nfds_names++;
+	return 0;
+}
+
+static int state_member(struct json *j, int depth, const char *key, void *arg)
+{
+	struct state *st = arg;
+	size_t n, i;
+
+	if (key && !strcmp(key, "id")) {
+		if (st->has_id++)
+			return json_error(j, "state.id given twice");
+		if (json_peek(j) != '"')
+			return json_error(j, "state.id: want a string");
+		if (json_string(j, st->id, sizeof(st->id), &n, NULL))
 			return -1;
-		if (js_string(j, st->id, sizeof(st->id)))
-			return -1;
+		for (i = 0; i < n && i + 1 < sizeof(st->id); i++)
+			if (!st->id[i])
+				st->id[i] = '?';	/* a \u0000 */
 		if (!st->id[0])
 			snprintf(st->id, sizeof(st->id), "?");
 		return 0;
 	}
-	return js_skip(j, depth);
+	return json_skip(j, depth);
 }
 
-static int top_member(struct json *j, const char *key, int depth, void *arg)
+static int top_member(struct json *j, int depth, const char *key, void *arg)
 {
 	struct state *st = arg;
-	char version[32];
+	int r;
 
+	if (!key)
+		return json_skip(j, depth);
 	if (!strcmp(key, "ociVersion")) {
 		if (st->has_version++)
-			return -1;
-		return js_string(j, version, sizeof(version));
+			return json_error(j, "ociVersion given twice");
+		if (json_peek(j) != '"')
+			return json_error(j, "ociVersion: want a string");
+		return json_string(j, NULL, 0, NULL, NULL);
 	}
 	if (!strcmp(key, "fds")) {
 		if (st->nfds_names || st->seccomp_index >= 0)
-			return -1;
-		return js_fds(j, st);
+			return json_error(j, "fds given twice");
+		if (json_peek(j) != '[')
+			return json_error(j, "fds: want an array of strings");
+		return json_array(j, depth, fds_element, st);
 	}
 	if (!strcmp(key, "pid")) {
 		if (st->has_pid++)
+			return json_error(j, "pid given twice");
+		if (json_peek(j) != '-' && (json_peek(j) < '0' || json_peek(j) > '9'))
+			return json_error(j, "pid: want a number");
+		r = json_number(j, &st->pid);
+		if (r < 0)
 			return -1;
-		return js_int(j, &st->pid);
+		return r ? 0 : json_error(j, "pid: want a whole number");
 	}
 	if (!strcmp(key, "state")) {
 		if (st->has_state++)
-			return -1;
-		return js_object(j, depth, state_member, st);
+			return json_error(j, "state given twice");
+		if (json_peek(j) != '{')
+			return json_error(j, "state: want an object");
+		return json_object(j, depth, state_member, st);
 	}
-	return js_skip(j, depth);	/* metadata, and what a later spec adds */
+	return json_skip(j, depth);	/* metadata, and what a later spec adds */
 }
 
 /* Parse a container process state; NULL or what is wrong with it. */
 static const char *parse_state(const char *buf, size_t len, struct state *st)
 {
-	struct json j = { buf, buf + len };
+	static char why[128];
+	struct json j;
 
 	memset(st, 0, sizeof(*st));
 	st->seccomp_index = -1;
-	js_ws(&j);
-	if (js_object(&j, 0, top_member, st))
-		return "malformed JSON";
-	js_ws(&j);
-	if (j.p != j.end)
-		return "malformed JSON (trailing data)";
+	/* (nesting: the top object and JSON_DEPTH levels below it) */
+	if (json_document(&j, buf, len, "the state", JSON_DEPTH + 1, top_member, st)) {
+		snprintf(why, sizeof(why), "malformed JSON at byte %zu: %s",
+			 j.err_at, j.err);
+		return why;
+	}
 	if (!st->has_version || !st->has_pid || !st->has_state)
 		return "not a container process state (ociVersion, pid or state missing)";
 	if (st->seccomp_index < 0)

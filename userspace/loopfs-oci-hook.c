@@ -60,7 +60,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,356 +195,54 @@ static pid_t linker_pid;
 
 /* ------------------------------------------------------------ messages */
 
-static void undo(void);
-
-static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	undo();
-	exit(1);
-}
-
-static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#include "common.h"
 
 #define info(...)	do { if (verbose) warn(__VA_ARGS__); } while (0)
 
 /* ------------------------------------------------------------ JSON */
 
 /*
- * Just enough JSON (RFC 8259) for the state and config.json.  The whole
- * document is checked (strings with their escapes, numbers, literals,
- * nesting at most JSON_MAX_DEPTH deep, nothing after it), and the members
- * we need are taken out on the way.  Any error ends the program, before it
- * has changed anything.
+ * The state and config.json are read whole and checked strictly by
+ * json.h, and the members we need are taken out on the way.  Any error
+ * ends the program (die(): before it has changed anything).
  */
-struct json {
-	const char *start, *p, *end;
-	const char *what;		/* "the state", "BUNDLE/config.json" */
-};
+#include "json.h"
 
-static void __attribute__((noreturn)) json_fail(struct json *j, const char *msg)
+/* The error json.h (or a member function) recorded in @j */
+static void __attribute__((noreturn)) json_fail(struct json *j)
 {
-	die("%s: not valid JSON at byte %zu: %s", j->what,
-	    (size_t)(j->p - j->start), msg);
-}
-
-static void json_ws(struct json *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-				 *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-static int json_peek(struct json *j)
-{
-	json_ws(j);
-	return j->p < j->end ? (unsigned char)*j->p : -1;
-}
-
-static void json_expect(struct json *j, char c, const char *msg)
-{
-	if (json_peek(j) != c)
-		json_fail(j, msg);
-	j->p++;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static unsigned int json_hex4(struct json *j)
-{
-	unsigned int v = 0;
-	int i, h;
-
-	for (i = 0; i < 4; i++) {
-		if (j->p >= j->end || (h = hexval((unsigned char)*j->p)) < 0)
-			json_fail(j, "bad \\u escape");
-		v = v << 4 | h;
-		j->p++;
-	}
-	return v;
-}
-
-/* Append byte @c to @out (capacity @len) at *@n; counts past the end too. */
-static void put(char *out, size_t len, size_t *n, unsigned char c)
-{
-	if (out && *n + 1 < len)
-		out[*n] = c;
-	(*n)++;
-}
-
-/*
- * The string at j->p, decoded into @out (at most @len - 1 bytes and a NUL;
- * @out may be NULL to check and skip it).  Returns its decoded length,
- * which is >= @len if it did not fit, and sets *@has_nul if it holds a
- * NUL character (\u0000), which a C string cannot.
- */
-static size_t json_string(struct json *j, char *out, size_t len, int *has_nul)
-{
-	size_t n = 0;
-	unsigned int cp, lo;
-
-	*has_nul = 0;
-	json_expect(j, '"', "want a string");
-	for (;;) {
-		unsigned char c;
-
-		if (j->p >= j->end)
-			json_fail(j, "unterminated string");
-		c = *j->p++;
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			json_fail(j, "control character in a string");
-		if (c != '\\') {
-			put(out, len, &n, c);
-			continue;
-		}
-		if (j->p >= j->end)
-			json_fail(j, "unterminated string");
-		c = *j->p++;
-		switch (c) {
-		case '"': case '\\': case '/':
-			put(out, len, &n, c);
-			continue;
-		case 'b': put(out, len, &n, '\b'); continue;
-		case 'f': put(out, len, &n, '\f'); continue;
-		case 'n': put(out, len, &n, '\n'); continue;
-		case 'r': put(out, len, &n, '\r'); continue;
-		case 't': put(out, len, &n, '\t'); continue;
-		case 'u':
-			break;
-		default:
-			j->p--;
-			json_fail(j, "bad escape in a string");
-		}
-		cp = json_hex4(j);
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			json_fail(j, "lone low surrogate in a \\u escape");
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
-				json_fail(j, "high surrogate without its low half");
-			j->p += 2;
-			lo = json_hex4(j);
-			if (lo < 0xdc00 || lo > 0xdfff)
-				json_fail(j, "high surrogate without its low half");
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		}
-		if (!cp)
-			*has_nul = 1;
-		/* UTF-8 */
-		if (cp < 0x80) {
-			put(out, len, &n, cp);
-		} else if (cp < 0x800) {
-			put(out, len, &n, 0xc0 | cp >> 6);
-			put(out, len, &n, 0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			put(out, len, &n, 0xe0 | cp >> 12);
-			put(out, len, &n, 0x80 | ((cp >> 6) & 0x3f));
-			put(out, len, &n, 0x80 | (cp & 0x3f));
-		} else {
-			put(out, len, &n, 0xf0 | cp >> 18);
-			put(out, len, &n, 0x80 | ((cp >> 12) & 0x3f));
-			put(out, len, &n, 0x80 | ((cp >> 6) & 0x3f));
-			put(out, len, &n, 0x80 | (cp & 0x3f));
-		}
-	}
-	if (out && len)
-		out[n < len ? n : len - 1] = 0;
-	return n;
-}
-
-/*
- * The number at j->p.  Returns 1 and its value in *@val if it is an integer
- * (no fraction, no exponent) from 0 to INT_MAX, else 0.
- */
-static int json_number(struct json *j, long long *val)
-{
-	int is_int = 1, neg = 0;
-	long long v = 0;
-
-	json_ws(j);
-	if (j->p < j->end && *j->p == '-') {
-		neg = 1;
-		j->p++;
-	}
-	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-		json_fail(j, "bad number");
-	if (*j->p == '0' && j->p + 1 < j->end && j->p[1] >= '0' && j->p[1] <= '9')
-		json_fail(j, "number with a leading zero");
-	for (; j->p < j->end && *j->p >= '0' && *j->p <= '9'; j->p++) {
-		v = v * 10 + (*j->p - '0');
-		if (v > INT_MAX) {
-			is_int = 0;
-			v = INT_MAX;
-		}
-	}
-	if (j->p < j->end && *j->p == '.') {
-		is_int = 0;
-		j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			json_fail(j, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		is_int = 0;
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			json_fail(j, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	if (neg && v)
-		is_int = 0;
-	*val = v;
-	return is_int;
-}
-
-static void json_skip(struct json *j, int depth);
-
-/*
- * The object at j->p: @member is called with each member's key (NULL for a
- * key too long or with a NUL in it, which is none of ours) and must consume
- * the value.
- */
-typedef void (*member_fn)(struct json *j, int depth, const char *key, void *arg);
-
-static void json_object(struct json *j, int depth, member_fn member, void *arg)
-{
-	char key[128];
-	size_t n;
-	int nul;
-
-	if (depth > JSON_MAX_DEPTH)
-		json_fail(j, "nested too deeply");
-	json_expect(j, '{', "want an object");
-	if (json_peek(j) == '}') {
-		j->p++;
-		return;
-	}
-	for (;;) {
-		n = json_string(j, key, sizeof(key), &nul);
-		json_expect(j, ':', "want ':' after a member name");
-		member(j, depth + 1, n < sizeof(key) && !nul ? key : NULL, arg);
-		if (json_peek(j) == '}') {
-			j->p++;
-			return;
-		}
-		json_expect(j, ',', "want ',' or '}' in an object");
-	}
-}
-
-static void skip_member(struct json *j, int depth, const char *key, void *arg)
-{
-	(void)key;
-	(void)arg;
-	json_skip(j, depth);
-}
-
-/* Check and skip any value. */
-static void json_skip(struct json *j, int depth)
-{
-	static const char *const literals[] = { "true", "false", "null" };
-	long long v;
-	size_t i, l;
-	int c, nul;
-
-	if (depth > JSON_MAX_DEPTH)
-		json_fail(j, "nested too deeply");
-	c = json_peek(j);
-	switch (c) {
-	case '{':
-		json_object(j, depth, skip_member, NULL);
-		return;
-	case '[':
-		j->p++;
-		if (json_peek(j) == ']') {
-			j->p++;
-			return;
-		}
-		for (;;) {
-			json_skip(j, depth + 1);
-			if (json_peek(j) == ']') {
-				j->p++;
-				return;
-			}
-			json_expect(j, ',', "want ',' or ']' in an array");
-		}
-	case '"':
-		json_string(j, NULL, 0, &nul);
-		return;
-	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		json_number(j, &v);
-		return;
-	}
-	for (i = 0; i < sizeof(literals) / sizeof(literals[0]); i++) {
-		l = strlen(literals[i]);
-		if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, literals[i], l)) {
-			j->p += l;
-			return;
-		}
-	}
-	json_fail(j, c < 0 ? "unexpected end" : "want a value");
+	die("%s: not valid JSON at byte %zu: %s", j->what, j->err_at, j->err);
 }
 
 /* A string value we keep: not too long, no NUL, not given twice. */
-static void json_take_string(struct json *j, const char *key, char *out,
-			     size_t len, int *seen)
+static int json_take_string(struct json *j, const char *key, char *out,
+			    size_t len, int *seen)
 {
 	size_t n;
 	int nul;
 
 	if (*seen)
-		json_fail(j, "member given twice");
+		return json_error(j, "member given twice");
 	*seen = 1;
 	if (json_peek(j) != '"')
 		die("%s: %s: want a string", j->what, key);
-	n = json_string(j, out, len, &nul);
+	if (json_string(j, out, len, &n, &nul))
+		return -1;
 	if (n >= len)
 		die("%s: %s: longer than %zu bytes", j->what, key, len - 1);
 	if (nul)
 		die("%s: %s: holds a NUL character", j->what, key);
+	return 0;
 }
 
 /* Parse a whole document, an object, calling @member for its members. */
-static void json_document(const char *buf, size_t len, const char *what,
-			  member_fn member, void *arg)
+static void json_read(const char *buf, size_t len, const char *what,
+		      json_member_fn member, void *arg)
 {
-	struct json j = { buf, buf, buf + len, what };
+	struct json j;
 
-	if (json_peek(&j) != '{')
-		json_fail(&j, "want an object");
-	json_object(&j, 1, member, arg);
-	if (json_peek(&j) != -1)
-		json_fail(&j, "more after the object");
+	if (json_document(&j, buf, len, what, JSON_MAX_DEPTH, member, arg))
+		json_fail(&j);
 }
 
 /* ------------------------------------------------------------ input */
@@ -563,80 +260,82 @@ struct state {
 	int has_parts;
 };
 
-static void annotation_member(struct json *j, int depth, const char *key, void *arg)
+static int annotation_member(struct json *j, int depth, const char *key, void *arg)
 {
 	struct state *s = arg;
 
 	if (key && !strcmp(key, ANN_OPTIONS))
-		json_take_string(j, key, s->options, sizeof(s->options),
-				 &s->has_options);
-	else if (key && !strcmp(key, ANN_PARTS))
-		json_take_string(j, key, s->parts, sizeof(s->parts),
-				 &s->has_parts);
-	else
-		json_skip(j, depth);
+		return json_take_string(j, key, s->options, sizeof(s->options),
+					&s->has_options);
+	if (key && !strcmp(key, ANN_PARTS))
+		return json_take_string(j, key, s->parts, sizeof(s->parts),
+					&s->has_parts);
+	return json_skip(j, depth);
 }
 
 /* "root": a string (crun's state) or an object with "path" (config.json) */
-static void root_path_member(struct json *j, int depth, const char *key, void *arg)
+static int root_path_member(struct json *j, int depth, const char *key, void *arg)
 {
 	struct state *s = arg;
 
 	if (key && !strcmp(key, "path"))
-		json_take_string(j, "root.path", s->root, sizeof(s->root),
-				 &s->has_root);
-	else
-		json_skip(j, depth);
+		return json_take_string(j, "root.path", s->root, sizeof(s->root),
+					&s->has_root);
+	return json_skip(j, depth);
 }
 
-static void take_root(struct json *j, int depth, struct state *s)
+static int take_root(struct json *j, int depth, struct state *s)
 {
 	if (json_peek(j) == '{')
-		json_object(j, depth, root_path_member, s);
-	else
-		json_take_string(j, "root", s->root, sizeof(s->root), &s->has_root);
+		return json_object(j, depth, root_path_member, s);
+	return json_take_string(j, "root", s->root, sizeof(s->root), &s->has_root);
 }
 
-static void state_member(struct json *j, int depth, const char *key, void *arg)
+static int state_member(struct json *j, int depth, const char *key, void *arg)
 {
 	struct state *s = arg;
 	static int seen_ann;
+	int r;
 
-	if (!key) {
-		json_skip(j, depth);
-	} else if (!strcmp(key, "pid")) {
+	if (!key)
+		return json_skip(j, depth);
+	if (!strcmp(key, "pid")) {
 		if (s->has_pid)
-			json_fail(j, "member given twice");
+			return json_error(j, "member given twice");
 		s->has_pid = 1;
 		if (json_peek(j) != '-' && (json_peek(j) < '0' || json_peek(j) > '9'))
 			die("%s: pid: want a number", j->what);
-		if (!json_number(j, &s->pid))
+		r = json_number(j, &s->pid);
+		if (r < 0)
+			return -1;
+		if (!r || s->pid < 0 || s->pid > INT_MAX)
 			die("%s: pid: want a whole number from 0 to %d", j->what, INT_MAX);
-	} else if (!strcmp(key, "bundle")) {
-		json_take_string(j, key, s->bundle, sizeof(s->bundle), &s->has_bundle);
-	} else if (!strcmp(key, "root")) {
-		take_root(j, depth, s);
-	} else if (!strcmp(key, "annotations")) {
+		return 0;
+	}
+	if (!strcmp(key, "bundle"))
+		return json_take_string(j, key, s->bundle, sizeof(s->bundle),
+					&s->has_bundle);
+	if (!strcmp(key, "root"))
+		return take_root(j, depth, s);
+	if (!strcmp(key, "annotations")) {
 		if (seen_ann)
-			json_fail(j, "member given twice");
+			return json_error(j, "member given twice");
 		seen_ann = 1;
 		if (json_peek(j) != '{')
 			die("%s: annotations: want an object", j->what);
-		json_object(j, depth, annotation_member, s);
-	} else {
-		json_skip(j, depth);
+		return json_object(j, depth, annotation_member, s);
 	}
+	return json_skip(j, depth);
 }
 
-static void config_member(struct json *j, int depth, const char *key, void *arg)
+static int config_member(struct json *j, int depth, const char *key, void *arg)
 {
 	if (key && !strcmp(key, "root")) {
 		if (json_peek(j) != '{')
 			die("%s: root: want an object", j->what);
-		json_object(j, depth, root_path_member, arg);
-	} else {
-		json_skip(j, depth);
+		return json_object(j, depth, root_path_member, arg);
 	}
+	return json_skip(j, depth);
 }
 
 /* All of @fd, at most @max bytes; dies if there is more. */
@@ -1007,6 +706,7 @@ int main(int argc, char **argv)
 	size_t len;
 	ssize_t n;
 
+	die_cleanup = undo;
 	for (c = 1; c < argc; c++)
 		if (!strcmp(argv[c], "--help")) {
 			fputs(usage_text, stdout);
@@ -1034,7 +734,7 @@ int main(int argc, char **argv)
 
 	/* The state, and what we need of it */
 	buf = read_all(0, STATE_MAX, "the state (standard input)", &len);
-	json_document(buf, len, "the state", state_member, &s);
+	json_read(buf, len, "the state", state_member, &s);
 	free(buf);
 	if (!s.has_bundle || s.bundle[0] != '/')
 		die("the state: want \"bundle\", an absolute path");
@@ -1066,7 +766,7 @@ int main(int argc, char **argv)
 			die("no \"root\" in the state, and %s: %m", cfg);
 		buf = read_all(fd, CONFIG_MAX, cfg, &len);
 		close(fd);
-		json_document(buf, len, cfg, config_member, &s);
+		json_read(buf, len, cfg, config_member, &s);
 		free(buf);
 		if (!s.has_root)
 			die("no \"root\" in the state, and no root.path in %s", cfg);
