@@ -110,7 +110,7 @@
 #define MAX_RIGHTS		16		/* descriptors in one message */
 #define MAX_CONNS		16		/* connections being read */
 #define MAX_CONTAINERS		1024		/* listeners served */
-#define CONN_TIMEOUT_MS		10000		/* to send a state and close */
+#define CONN_TIMEOUT_MS		10000		/* to finish a state once begun */
 #define MAX_TYPES		32
 #define TYPE_MAX		32		/* a filesystem type's name */
 #define DATA_MAX		4096		/* mount(2) copies one page */
@@ -251,6 +251,14 @@ struct conn {
 	int fds[MAX_RIGHTS];
 	int nfds;
 	int got_rights;
+	/*
+	 * A runtime connects early and may send the state only when the
+	 * container starts (crun with noNewPrivileges: at `crun start`), so an
+	 * idle connection waits as long as it needs (only root can connect,
+	 * and MAX_CONNS bounds them); once the first bytes have come, the rest
+	 * must follow within CONN_TIMEOUT_MS.
+	 */
+	int begun;
 	struct timespec deadline;
 };
 
@@ -609,6 +617,10 @@ static void conn_read(struct conn *c)
 	memcpy(c->buf + c->len, tmp, n);
 	c->len += n;
 	c->buf[c->len] = 0;
+	if (!c->begun) {
+		c->begun = 1;
+		c->deadline = now_plus(CONN_TIMEOUT_MS);
+	}
 }
 
 static void accept_conn(int lfd)
@@ -641,7 +653,6 @@ static void accept_conn(int lfd)
 	}
 	memset(&conns[i], 0, sizeof(conns[i]));
 	conns[i].fd = fd;
-	conns[i].deadline = now_plus(CONN_TIMEOUT_MS);
 }
 
 /* The container's listener is gone, and nothing is in progress: forget it. */
@@ -1558,14 +1569,14 @@ int main(int argc, char **argv)
 
 			if (conns[i].fd < 0)
 				continue;
-			ms = ms_until(&conns[i].deadline);
+			ms = conns[i].begun ? ms_until(&conns[i].deadline) : -1;
 			if (!ms) {
-				say("refused a container process state: the connection stayed open %d s",
+				say("refused a container process state: not complete %d s after it began",
 				    CONN_TIMEOUT_MS / 1000);
 				close_conn(&conns[i]);
 				continue;
 			}
-			if (timeout < 0 || ms < timeout)
+			if (ms > 0 && (timeout < 0 || ms < timeout))
 				timeout = ms;
 			pfd[n] = (struct pollfd){ conns[i].fd, POLLIN, 0 };
 			tag[n] = P_CONN;

@@ -22,6 +22,19 @@
 #     systems smaller than the partitions), a file written into the ext4
 #     with debugfs, raw data written behind each file system with dd and
 #     read back with direct I/O, losetup -d (the partition nodes go);
+#   - A's final mounts through the real runtime path: A's config gives
+#     mount(2) SCMP_ACT_NOTIFY with linux.seccomp.listenerPath, crun hands
+#     its listener to loopfs-mountd (run by the host) during `crun create`,
+#     and A's unmodified mount(8) mounts its ext4 (`mount /dev/loopNp1
+#     /mnt1`) and its vfat (/mnt2), nosuid,nodev; a file written to each
+#     reads back; umount; `mount -o loop,ro` of an ext4 image the host made
+#     with mkfs.ext4 -d works the same way, its file reads back, and umount
+#     leaves the autoclear device to the kernel (A has its own sysfs).
+#     Refused by loopfs-mountd, nothing mounted: B's device number through
+#     a symlink A makes in its /dev (no such node in A's instance, ENOENT)
+#     and B's own node, which the host binds into A's /dev (a node of
+#     another instance, EPERM; A cannot open it either).  B runs without
+#     seccomp: the plain hook path;
 #   - container B (host uid 300000) at the same time: its own device, data
 #     written and read back;
 #   - while both run: the host's /sys/block, /dev and /proc/partitions show
@@ -35,7 +48,10 @@
 #   - after the containers end and `crun delete`: no loop device of theirs
 #     is left (one of A's was still bound when it ended);
 #   - on the host, through a read-only losetup -P of A's image: e2fsck -fn
-#     and fsck.vfat -n are clean, and A's file and raw data are there;
+#     and fsck.vfat -n are clean, and A's file and raw data are there, with
+#     the files A wrote through the mounts (debugfs, a read-only mount);
+#     loopfs-mountd's log has A's mounts and the two refusals, and never
+#     heard of B;
 #   - the hook run from outside a container (as a runtime that gives the
 #     container's pid would), for an unprivileged user's user, mount and pid
 #     namespaces, with the root path from BUNDLE/config.json: it joins them,
@@ -46,12 +62,16 @@
 
 require_root
 require_cmds crun losetup sfdisk blockdev mkfs.ext4 mkfs.vfat debugfs e2fsck \
-	fsck.vfat blkid cmp dd truncate
+	fsck.vfat blkid cmp dd truncate mount umount python3
 require_loopfs
 
 HOOK=${LOOPFS_OCI_HOOK:-$PROJECT/build/userspace/loopfs-oci-hook}
 [ -x "$HOOK" ] || fail "no OCI hook $HOOK (gcc -O2 -o build/userspace/loopfs-oci-hook userspace/loopfs-oci-hook.c)"
 [ -x "${HOOK%/*}/loopfs-link" ] || fail "no node linker next to the hook: ${HOOK%/*}/loopfs-link"
+MOUNTD=${MOUNTD:-$PROJECT/build/userspace/loopfs-mountd}
+[ -x "$MOUNTD" ] || fail "no mount supervisor $MOUNTD (make userspace)"
+MOUNTD_SOCK=$SCRATCH/mountd.sock
+MOUNTD_LOG=$SCRATCH/mountd.log
 CRUN=(crun --root "$SCRATCH/crun" --cgroup-manager=disabled)
 LOOPFS_MAGIC=6c706673
 
@@ -93,22 +113,30 @@ hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
 
 # The containers' root: empty directories and the host's /usr, /etc (bind
 # mounts, read-only), the project (for lib.sh) and a directory of its own
-# at /ct.  The scratch dir is 0700: the containers' root (host uid 200000,
-# 300000) must get to the root, the hook and its own directory.
+# at /ct; /mnt1../mnt3 are where A mounts.  The scratch dir is 0700: the
+# containers' root (host uid 200000, 300000) must get to the root, the hook
+# and its own directory.
 chmod 755 "$SCRATCH"
 R=$SCRATCH/rootfs
-mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/ct" "$R/project" ||
-	fail "mkdir rootfs"
+mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/ct" "$R/project" \
+	"$R/mnt1" "$R/mnt2" "$R/mnt3" || fail "mkdir rootfs"
 for l in bin sbin lib lib64; do
 	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
 done
 declare -A CT_UID=([a]=200000 [b]=300000) CT_PID=()
+# For A's `mount -o loop,ro`: a small ext4 image holding a file, made here
+mkdir -p "$SCRATCH/a" img2.d || fail "mkdir img2.d"
+mkdata img2.d/hello.bin 64
+mkfs.ext4 -q -L ct-img2 -d img2.d "$SCRATCH/a/img2.ext4" 8M >mkfs-img2.log 2>&1 ||
+	{ print_file mkfs-img2.log; fail "mkfs.ext4 -d img2.d img2.ext4"; }
+cp img2.d/hello.bin "$SCRATCH/a/img2-hello.bin" || fail "cp hello.bin"
 for c in a b; do
 	mkdir -p "$SCRATCH/$c" && echo "$hn" >"$SCRATCH/$c/host-num" &&
 		chown -R "${CT_UID[$c]}:${CT_UID[$c]}" "$SCRATCH/$c" || fail "$c's directory"
 done
 
-# config.json: NAME OPTIONS PARTS_ANNOTATION HOOK_ARGS
+# config.json: NAME OPTIONS PARTS_ANNOTATION HOOK_ARGS [NO_NEW_PRIVILEGES
+# [MORE_LINUX_MEMBERS]]
 make_bundle() {
 	local b=$SCRATCH/bundle-$1 id=${CT_UID[$1]} parts=
 	[ -n "$3" ] && parts="\"org.loopfs.parts\": \"$3\","
@@ -129,7 +157,7 @@ make_bundle() {
 			"effective": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ],
 			"permitted": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ]
 		},
-		"noNewPrivileges": true
+		"noNewPrivileges": ${5:-true}
 	},
 	"root": { "path": "$R", "readonly": true },
 	"hostname": "ct-$1",
@@ -159,12 +187,21 @@ make_bundle() {
 		"uidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
 		"gidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
 		"namespaces": [ { "type": "user" }, { "type": "mount" }, { "type": "pid" },
-				{ "type": "ipc" }, { "type": "uts" }, { "type": "network" } ]
+				{ "type": "ipc" }, { "type": "uts" }, { "type": "network" } ]${6:-}
 	}
 }
 EOF
 }
-make_bundle a "max=8" 4 '"loopfs-oci-hook", "-v"'
+# A's mount(2) calls go to loopfs-mountd: crun 1.8.1 takes listenerPath as
+# it is (no listenerMetadata, no architectures: the native one).  crun
+# connects to the socket at the start of `crun create` and sends the state
+# and the listener when the container's init installs the filter: with
+# noNewPrivileges (as here), only at `crun start`, after the exec fifo, so
+# loopfs-mountd must keep an idle connection as long as it takes (the test
+# waits more than its 10 s for a begun state between create and start).
+make_bundle a "max=8" 4 '"loopfs-oci-hook", "-v"' true ',
+		"seccomp": { "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "'"$MOUNTD_SOCK"'",
+			     "syscalls": [ { "names": [ "mount" ], "action": "SCMP_ACT_NOTIFY" } ] }'
 make_bundle b "max=2,mode=0660" "" '"loopfs-oci-hook"'
 
 # ------------------------------------------------------ the containers' side
@@ -246,12 +283,117 @@ probe_other() { # N
 	ok "[$me] /proc/partitions lists our loop$OWN"
 }
 
-handshake() {
+handshake() { # [STEP: run with the other's number after probe_other]
 	echo "$OWN" >/ct/num && touch /ct/ready || fail "[$me] /ct/ready"
 	wait_file /ct/other 600 || fail "[$me] never got the other's number"
 	probe_other "$(cat /ct/other)"
+	[ $# = 0 ] || "$1" "$(cat /ct/other)"
 	touch /ct/probed
 	wait_file /ct/go 600 || fail "[$me] the host never said go"
+}
+
+# mnt_get MNT: MNT_TYPE, MNT_SRC, MNT_OPTS (per-mount) and MNT_SUPER
+# (the file system's) of the top mount on MNT; false if none
+mnt_get() {
+	local mp opts rest
+	MNT_TYPE='' MNT_SRC='' MNT_OPTS='' MNT_SUPER=''
+	while read -r _ _ _ _ mp opts rest; do
+		[ "$mp" = "$1" ] || continue
+		rest=" $rest"
+		rest=${rest#* - }
+		read -r MNT_TYPE MNT_SRC MNT_SUPER <<<"$rest"
+		MNT_OPTS=$opts
+	done </proc/self/mountinfo
+	[ -n "$MNT_TYPE" ]
+}
+
+has_opt() { [[ ,$1, == *,"$2",* ]]; }
+
+# assert_locked_mount MNT TYPE SRC WHAT: loopfs-mountd's mount is on MNT,
+# of TYPE from SRC, nosuid and nodev
+assert_locked_mount() {
+	mnt_get "$1" || fail "$4: nothing mounted on $1"
+	assert_eq "$MNT_TYPE" "$2" "$4: type of the mount on $1"
+	assert_eq "$MNT_SRC" "$3" "$4: source in mountinfo"
+	has_opt "$MNT_OPTS" nosuid && has_opt "$MNT_OPTS" nodev ||
+		fail "$4: the mount on $1 has options $MNT_OPTS, want nosuid,nodev"
+	ok "$4: mountinfo: $MNT_OPTS ($MNT_SUPER)"
+}
+
+assert_not_mounted() { # MNT WHAT
+	! mnt_get "$1" || fail "$2: $MNT_TYPE $MNT_SRC is mounted on $1"
+	ok "$2: nothing mounted on $1"
+}
+
+# A's final mounts, made by loopfs-mountd through crun's seccomp listener
+# (mount(8) of util-linux, unmodified).  loopfs-mountd's mounts are not
+# idmapped: the ids on disk are the host's, so A's root (host uid
+# $CT_HOSTID) owns the ext4's root because mkfs.ext4 said so (root_owner),
+# and the vfat's files because the mount says so (uid=, gid=).
+a_mounts() { # N: our loop device
+	local n=$1 m k
+	assert_eq "$(file_last_match /proc/self/status '^Seccomp:')" $'Seccomp:\t2' \
+		"[a] under crun's seccomp filter"
+
+	mount "/dev/loop${n}p1" /mnt1 || fail "[a] mount /dev/loop${n}p1 /mnt1"
+	assert_locked_mount /mnt1 ext4 "/dev/loopfs/loop${n}p1" "[a] mount /dev/loop${n}p1 /mnt1 (by loopfs-mountd)"
+	mount -o "uid=$CT_HOSTID,gid=$CT_HOSTID" "/dev/loop${n}p2" /mnt2 ||
+		fail "[a] mount -o uid=$CT_HOSTID,gid=$CT_HOSTID /dev/loop${n}p2 /mnt2"
+	assert_locked_mount /mnt2 vfat "/dev/loopfs/loop${n}p2" "[a] mount /dev/loop${n}p2 /mnt2 (by loopfs-mountd)"
+	for m in 1 2; do
+		assert_eq "$(stat -c %u:%g "/mnt$m")" 0:0 "[a] our root owns /mnt$m's root"
+		mkdata "/ct/mnt$m.bin" 200
+		cp "/ct/mnt$m.bin" "/mnt$m/mnt$m.bin" && sync "/mnt$m/mnt$m.bin" ||
+			fail "[a] writing /mnt$m/mnt$m.bin"
+		cmp "/mnt$m/mnt$m.bin" "/ct/mnt$m.bin" || fail "[a] /mnt$m/mnt$m.bin does not read back"
+	done
+	ok "[a] a file written into each mount reads back"
+	umount /mnt1 || fail "[a] umount /mnt1"
+	umount /mnt2 || fail "[a] umount /mnt2"
+	assert_not_mounted /mnt1 "[a] umount /mnt1"
+	assert_not_mounted /mnt2 "[a] umount /mnt2"
+
+	# mount -o loop: util-linux sets up a device of our instance (through
+	# the linker's /dev/loopK), autoclear, and loopfs-mountd mounts it
+	mount -o loop,ro /ct/img2.ext4 /mnt3 || fail "[a] mount -o loop,ro /ct/img2.ext4 /mnt3"
+	mnt_get /mnt3 || fail "[a] nothing on /mnt3 after mount -o loop,ro"
+	k=$(num_of_dev "$MNT_SRC") || fail "[a] mount -o loop: source '$MNT_SRC'"
+	assert_ne "$k" "$n" "[a] mount -o loop's device"
+	assert_blk "/dev/loopfs/loop$k" "[a] mount -o loop used loop$k of our instance"
+	assert_locked_mount /mnt3 ext4 "$MNT_SRC" "[a] mount -o loop,ro /ct/img2.ext4 /mnt3 (by loopfs-mountd)"
+	has_opt "$MNT_OPTS" ro || fail "[a] /mnt3 is not read-only: $MNT_OPTS"
+	echo "$MNT_SRC" >/ct/loop-src
+	cmp /mnt3/hello.bin /ct/img2-hello.bin || fail "[a] /mnt3/hello.bin does not read back"
+	ok "[a] the file in img2.ext4 reads back through mount -o loop,ro"
+	umount /mnt3 || fail "[a] umount /mnt3 (autoclear loop$k)"
+	assert_not_mounted /mnt3 "[a] umount /mnt3"
+	wait_until 20 _a_unbound "$k" || fail "[a] loop$k is still bound after umount (autoclear)"
+	ok "[a] loop$k detached itself (autoclear) after umount"
+	# remove it: our instance holds our disk's device only, as before
+	rm "/dev/loopfs/loop$k" || fail "[a] rm /dev/loopfs/loop$k"
+	wait_gone "/dev/loop$k" 20 || fail "[a] /dev/loop$k stays after loop$k went"
+	ok "[a] loop$k removed"
+}
+_a_unbound() { ! loop_bound "$1"; }
+
+# Refused by loopfs-mountd: B's device number by what we can reach
+a_refusals() { # N: B's device
+	local n=$1
+	ln -s "loopfs/loop$n" /dev/other-loop || fail "[a] ln -s loopfs/loop$n /dev/other-loop"
+	expect_fail "[a] mount -t ext4 of B's number through a symlink in our /dev" \
+		mount -t ext4 /dev/other-loop /mnt1
+	assert_not_mounted /mnt1 "[a] the symlink to B's number"
+	rm /dev/other-loop || fail "[a] rm /dev/other-loop"
+
+	# B's own node: the host binds it on /dev/other-node
+	: >/dev/other-node && touch /ct/want-node || fail "[a] /dev/other-node"
+	wait_file /ct/node-bound 300 || fail "[a] the host never bound B's node"
+	assert_blk /dev/other-node "[a] B's node, bound in our /dev by the host"
+	assert_eq "$(node_devnum /dev/other-node)" "$(cat /ct/other-devnum)" "[a] /dev/other-node is B's loop$n"
+	expect_fail "[a] opening B's node (B's root's, 0660)" blockdev --getsize64 /dev/other-node
+	expect_fail "[a] mount -t ext4 of B's node" mount -t ext4 /dev/other-node /mnt1
+	assert_not_mounted /mnt1 "[a] B's node"
+	umount /dev/other-node && rm /dev/other-node || fail "[a] umount, rm /dev/other-node"
 }
 
 ct_a() {
@@ -278,7 +420,8 @@ ct_a() {
 		fail "[a] losetup -l does not list /dev/loop$n /ct/disk.img: $line"
 	ok "[a] losetup -l lists /dev/loop$n /ct/disk.img"
 
-	mkfs.ext4 -q -L ct-ext4 "/dev/loop${n}p1" 16M || fail "[a] mkfs.ext4 /dev/loop${n}p1"
+	mkfs.ext4 -q -L ct-ext4 -E "root_owner=$CT_HOSTID:$CT_HOSTID" "/dev/loop${n}p1" 16M ||
+		fail "[a] mkfs.ext4 /dev/loop${n}p1"
 	mkfs.vfat -n CTFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
 		{ print_file mkfs.vfat.log; fail "[a] mkfs.vfat /dev/loop${n}p2"; }
 	ok "[a] mkfs.ext4 (16 MiB) on /dev/loop${n}p1, mkfs.vfat (16 MiB) on /dev/loop${n}p2"
@@ -297,7 +440,8 @@ ct_a() {
 	done
 	ok "[a] 1 MiB written behind each file system with dd reads back (direct I/O)"
 
-	handshake
+	a_mounts "$n"
+	handshake a_refusals
 
 	# Rescan after an overflow of the linker's inotify queue (one event):
 	# three devices removed while it is stopped, the links of all go.
@@ -374,7 +518,17 @@ ct_show() { # NAME: the container's output and the hook's standard error
 	print_file "$SCRATCH/ct-$1.log"
 	echo "--- hook-$1.err:"
 	[ -e "$SCRATCH/hook-$1.err" ] && print_file "$SCRATCH/hook-$1.err"
+	if [ "$1" = a ]; then
+		echo "--- loopfs-mountd's log so far:"
+		print_file "$MOUNTD_LOG"
+	fi
 	echo "---"
+}
+
+mountd_log_has() { # TEXT
+	file_has "$MOUNTD_LOG" "$1" ||
+		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd's log has no line with '$1'"; }
+	ok "loopfs-mountd's log: ...$1"
 }
 
 ct_wait_file() { # NAME FILE
@@ -427,15 +581,35 @@ host_check_linker() { # NAME
 	assert_eq "$3" "$pid" "lfs-$1's linker (host pid $lp) is a child of the container's init, in its pid, user, mount, network, ipc and uts namespaces"
 }
 
+# ------------------------------------------------------ the mount supervisor
+"$MOUNTD" -v -s "$MOUNTD_SOCK" -i /dev/loopfs -t ext4,vfat 2>"$MOUNTD_LOG" &
+mpid=$!
+defer kill "$mpid"
+wait_until 30 test -S "$MOUNTD_SOCK" || { print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not start"; }
+ok "loopfs-mountd listens on $MOUNTD_SOCK"
+
 # -------------------------------------------------------------- create, start
 # One queued inotify event per linker: the linkers made now get queue
 # overflows (and rescan) whenever two events come before they read.
+# B first (it used to shorten A's create, when loopfs-mountd gave an idle
+# connection only 10 s; the order does not matter any more).
 read -r oldq </proc/sys/fs/inotify/max_queued_events || fail "max_queued_events"
 echo 1 >/proc/sys/fs/inotify/max_queued_events || fail "setting max_queued_events"
 defer eval "echo $oldq >/proc/sys/fs/inotify/max_queued_events"
-ct_create a
 ct_create b
+t0=$EPOCHREALTIME
+ct_create a
+t1=$EPOCHREALTIME
 echo "$oldq" >/proc/sys/fs/inotify/max_queued_events || fail "restoring max_queued_events"
+t0=${t0/./} t1=${t1/./}
+info "crun create lfs-a (and crun state) took $(((t1 - t0) / 1000)) ms"
+
+# crun handed A's listener to loopfs-mountd during `crun create`
+wait_until 20 file_has "$MOUNTD_LOG" "container lfs-a (pid " ||
+	{ ct_show a; fail "loopfs-mountd never got lfs-a's seccomp listener"; }
+mountd_log_has "container lfs-a (pid "
+! file_has "$MOUNTD_LOG" "refused a container process state" ||
+	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd refused a container process state"; }
 
 # crun ran the hook in the container's namespaces (state pid 0), and the
 # hook did its work before `crun create` returned
@@ -449,6 +623,9 @@ for c in a b; do
 	host_check_linker "$c"
 done
 
+# crun holds an idle connection to loopfs-mountd from A's create to its
+# start: longer than the 10 s a begun state gets must be fine.
+nap 11
 for c in a b; do
 	"${CRUN[@]}" start "lfs-$c" || { ct_show "$c"; fail "crun start lfs-$c"; }
 done
@@ -472,7 +649,34 @@ assert_absent "/dev/loop${na}p1" "host /dev has no node of lfs-a's partition"
 assert_exists "/sys/block/loop$hn" "the host's own loop$hn is still listed"
 
 # ------------------------------------------------------ each probes the other
+# (and A tries to mount B's device; for that the host binds B's node, from
+# B's mount namespace, on A's /dev/other-node)
+node_devnum "/proc/${CT_PID[b]}/root/dev/loopfs/loop$nb" >a/other-devnum ||
+	fail "the number of B's node"
+cat >xbind.py <<'XBIND'
+# xbind.py SRC_PID SRC DST_PID DST: clone the mount at SRC (a file) in
+# SRC_PID's mount namespace (open_tree) and attach it on DST in DST_PID's
+# (move_mount)
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def chk(r, what):
+    if r < 0:
+        sys.exit("xbind: %s: %s" % (what, os.strerror(ctypes.get_errno())))
+    return r
+sp, src, dp, dst = sys.argv[1:5]
+sns = os.open("/proc/%s/ns/mnt" % sp, os.O_RDONLY)
+dns = os.open("/proc/%s/ns/mnt" % dp, os.O_RDONLY)
+chk(libc.setns(sns, 0x20000), "setns to the mount namespace of " + sp)
+t = chk(libc.syscall(428, -100, src.encode(), 1 | os.O_CLOEXEC), "open_tree " + src)
+chk(libc.setns(dns, 0x20000), "setns to the mount namespace of " + dp)
+chk(libc.syscall(429, t, b"", -100, dst.encode(), 4), "move_mount to " + dst)
+XBIND
 echo "$nb" >a/other && echo "$na" >b/other || fail "writing the numbers"
+ct_wait_file a want-node
+python3 xbind.py "${CT_PID[b]}" "/dev/loopfs/loop$nb" "${CT_PID[a]}" /dev/other-node ||
+	fail "binding B's node on A's /dev/other-node"
+touch a/node-bound || fail "touch a/node-bound"
+ok "B's /dev/loopfs/loop$nb bound on A's /dev/other-node"
 ct_wait_file a probed
 ct_wait_file b probed
 touch a/go b/go || fail "touch go"
@@ -506,6 +710,30 @@ for n in "$na" "$nb" "$keep"; do
 done
 ok "no loop device of the containers is left (loop$na, loop$nb, loop$keep: was bound)"
 
+# ------------------------------------------------------- loopfs-mountd's log
+# A's mounts and the refusals, as loopfs-mountd saw them; B, without a
+# seccomp profile, never reached it
+wait_until 20 file_has "$MOUNTD_LOG" "container lfs-a (pid " ||
+	fail "no lfs-a in loopfs-mountd's log"
+wait_until 20 file_has "$MOUNTD_LOG" "): gone" ||
+	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not see lfs-a go"; }
+kill "$mpid" && wait "$mpid"
+echo "--- loopfs-mountd's log:"
+print_file "$MOUNTD_LOG"
+echo "---"
+read -r ksrc <a/loop-src || fail "no a/loop-src"
+mountd_log_has "container lfs-a (pid "
+mountd_log_has ": mounted /dev/loopfs/loop${na}p1 on /mnt1 type ext4 "
+mountd_log_has ": mounted /dev/loopfs/loop${na}p2 on /mnt2 type vfat "
+mountd_log_has ": mounted $ksrc on /mnt3 type ext4 "
+mountd_log_has ": refused mount of /dev/other-loop on /mnt1 type ext4: looking the source up in the caller's root: No such file or directory (ENOENT)"
+mountd_log_has ": refused mount of /dev/other-node on /mnt1 type ext4: a node of another loopfs instance"
+file_last_match "$MOUNTD_LOG" 'container lfs-a \(pid [0-9]+\): gone$' >/dev/null ||
+	fail "loopfs-mountd's log does not say lfs-a is gone"
+ok "loopfs-mountd's log: lfs-a is gone"
+! file_has "$MOUNTD_LOG" "lfs-b" || fail "loopfs-mountd's log names lfs-b, which has no seccomp profile"
+ok "loopfs-mountd never heard of lfs-b"
+
 # ---------------------------------------------------- A's image, on the host
 img=$SCRATCH/a/disk.img
 idev=$(losetup -fP --show -r "$img") || fail "host: losetup -fP --show -r"
@@ -526,6 +754,18 @@ for i in 1 2; do
 		fail "lfs-a's raw data is not in partition $i of the image"
 done
 ok "lfs-a's raw data is in both partitions of the image"
+debugfs -R "cat /mnt1.bin" "${idev}p1" 2>/dev/null | cmp - a/mnt1.bin ||
+	fail "the file lfs-a wrote through its ext4 mount is not in the image"
+ok "the file lfs-a wrote through its ext4 mount (/mnt1) is in the image"
+out=$(debugfs -R "stat /mnt1.bin" "${idev}p1" 2>/dev/null)
+[[ $out =~ User:\ *([0-9]+) ]] &&
+	info "its owner on disk is uid ${BASH_REMATCH[1]}: loopfs-mountd's mounts are not idmapped"
+mkdir -p r2 || fail "mkdir r2"
+mount -o ro "${idev}p2" r2 || fail "host: mount -o ro ${idev}p2 r2"
+defer umount r2
+cmp r2/mnt2.bin a/mnt2.bin || fail "the file lfs-a wrote through its vfat mount is not in the image"
+ok "the file lfs-a wrote through its vfat mount (/mnt2) is in the image"
+umount r2 || fail "host: umount r2"
 
 # ------------------------------------- the hook run from outside a container
 # A runtime that runs createContainer hooks outside the container gives the
