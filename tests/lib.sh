@@ -431,6 +431,44 @@ num_of_dev() {
 # host_loop_control_devnum: "10:237"
 LOOP_CONTROL_DEVNUM=10:237
 
+# ------------------------------------------------------------------- mounts
+
+# mnt_get MNT: MNT_TYPE, MNT_SRC, MNT_OPTS (per-mount) and MNT_SUPER (the
+# file system's) of the top mount on MNT, from /proc/self/mountinfo; false
+# if nothing is mounted there
+mnt_get() {
+	local mp opts rest
+	MNT_TYPE='' MNT_SRC='' MNT_OPTS='' MNT_SUPER=''
+	while read -r _ _ _ _ mp opts rest; do
+		[ "$mp" = "$1" ] || continue
+		rest=" $rest"
+		rest=${rest#* - }
+		read -r MNT_TYPE MNT_SRC MNT_SUPER <<<"$rest"
+		MNT_OPTS=$opts
+	done </proc/self/mountinfo
+	[ -n "$MNT_TYPE" ]
+}
+
+# has_opt OPTS OPT: the comma separated OPTS hold OPT
+has_opt() { [[ ,$1, == *,"$2",* ]]; }
+
+# assert_locked_mount MNT TYPE SRC WHAT: a mount of TYPE from SRC is on
+# MNT, nosuid and nodev (as loopfs-mountd makes them)
+assert_locked_mount() {
+	mnt_get "$1" || fail "$4: nothing mounted on $1"
+	assert_eq "$MNT_TYPE" "$2" "$4: type of the mount on $1"
+	assert_eq "$MNT_SRC" "$3" "$4: source in mountinfo"
+	has_opt "$MNT_OPTS" nosuid && has_opt "$MNT_OPTS" nodev ||
+		fail "$4: the mount on $1 has options $MNT_OPTS, want nosuid,nodev"
+	ok "$4: mountinfo: $MNT_OPTS ($MNT_SUPER)"
+}
+
+# assert_not_mounted MNT WHAT
+assert_not_mounted() {
+	! mnt_get "$1" || fail "$2: $MNT_TYPE $MNT_SRC is mounted on $1"
+	ok "$2: nothing mounted on $1"
+}
+
 # ---------------------------------------------------------------- instances
 
 # mount_instance DIR [OPTS]: a new loopfs instance at DIR, unmounted at exit.

@@ -15,6 +15,7 @@
 #error "define PROG before including common.h"
 #endif
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,23 @@ static inline void __attribute__((format(printf, 1, 2), noreturn)) die(const cha
 	if (cleanup)
 		cleanup();
 	exit(1);
+}
+
+/*
+ * Block SIGTERM, SIGINT and SIGHUP into @sigs, to be taken through a
+ * signalfd when the program is ready for them (even one that comes during
+ * start-up), and ignore SIGPIPE: a closed stdout or socket must not kill
+ * the program without its clean-up.
+ */
+static inline void block_stop_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, sigs, NULL))
+		die("sigprocmask: %m");
+	signal(SIGPIPE, SIG_IGN);
 }
 
 #endif /* LOOPFS_COMMON_H */

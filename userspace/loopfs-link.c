@@ -725,13 +725,7 @@ int main(int argc, char **argv)
 	 * (even during the scan below) is handled when we are ready for it.
 	 * A closed stdout (-v into a pipe) must not kill us without clean-up.
 	 */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
-		die("sigprocmask: %m");
-	signal(SIGPIPE, SIG_IGN);
+	block_stop_signals(&sigs);
 	if (verbose)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 

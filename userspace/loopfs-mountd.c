@@ -1533,13 +1533,7 @@ int main(int argc, char **argv)
 	if (stat("/proc/self/ns/user", &own_userns))
 		die("/proc/self/ns/user: %m");
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
-		die("sigprocmask: %m");
-	signal(SIGPIPE, SIG_IGN);
+	block_stop_signals(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
 		die("signalfd: %m");

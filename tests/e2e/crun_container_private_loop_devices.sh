@@ -292,39 +292,6 @@ handshake() { # [STEP: run with the other's number after probe_other]
 	wait_file /ct/go 600 || fail "[$me] the host never said go"
 }
 
-# mnt_get MNT: MNT_TYPE, MNT_SRC, MNT_OPTS (per-mount) and MNT_SUPER
-# (the file system's) of the top mount on MNT; false if none
-mnt_get() {
-	local mp opts rest
-	MNT_TYPE='' MNT_SRC='' MNT_OPTS='' MNT_SUPER=''
-	while read -r _ _ _ _ mp opts rest; do
-		[ "$mp" = "$1" ] || continue
-		rest=" $rest"
-		rest=${rest#* - }
-		read -r MNT_TYPE MNT_SRC MNT_SUPER <<<"$rest"
-		MNT_OPTS=$opts
-	done </proc/self/mountinfo
-	[ -n "$MNT_TYPE" ]
-}
-
-has_opt() { [[ ,$1, == *,"$2",* ]]; }
-
-# assert_locked_mount MNT TYPE SRC WHAT: loopfs-mountd's mount is on MNT,
-# of TYPE from SRC, nosuid and nodev
-assert_locked_mount() {
-	mnt_get "$1" || fail "$4: nothing mounted on $1"
-	assert_eq "$MNT_TYPE" "$2" "$4: type of the mount on $1"
-	assert_eq "$MNT_SRC" "$3" "$4: source in mountinfo"
-	has_opt "$MNT_OPTS" nosuid && has_opt "$MNT_OPTS" nodev ||
-		fail "$4: the mount on $1 has options $MNT_OPTS, want nosuid,nodev"
-	ok "$4: mountinfo: $MNT_OPTS ($MNT_SUPER)"
-}
-
-assert_not_mounted() { # MNT WHAT
-	! mnt_get "$1" || fail "$2: $MNT_TYPE $MNT_SRC is mounted on $1"
-	ok "$2: nothing mounted on $1"
-}
-
 # A's final mounts, made by loopfs-mountd through crun's seccomp listener
 # (mount(8) of util-linux, unmodified).  loopfs-mountd's mounts are not
 # idmapped: the ids on disk are the host's, so A's root (host uid
@@ -604,13 +571,6 @@ echo "$oldq" >/proc/sys/fs/inotify/max_queued_events || fail "restoring max_queu
 t0=${t0/./} t1=${t1/./}
 info "crun create lfs-a (and crun state) took $(((t1 - t0) / 1000)) ms"
 
-# crun handed A's listener to loopfs-mountd during `crun create`
-wait_until 20 file_has "$MOUNTD_LOG" "container lfs-a (pid " ||
-	{ ct_show a; fail "loopfs-mountd never got lfs-a's seccomp listener"; }
-mountd_log_has "container lfs-a (pid "
-! file_has "$MOUNTD_LOG" "refused a container process state" ||
-	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd refused a container process state"; }
-
 # crun ran the hook in the container's namespaces (state pid 0), and the
 # hook did its work before `crun create` returned
 file_has "$SCRATCH/hook-a.err" "state pid 0: in the container's namespaces already" ||
@@ -630,6 +590,12 @@ for c in a b; do
 	"${CRUN[@]}" start "lfs-$c" || { ct_show "$c"; fail "crun start lfs-$c"; }
 done
 ok "crun start lfs-a, lfs-b"
+# with noNewPrivileges, crun hands A's listener over at `crun start`
+wait_until 20 file_has "$MOUNTD_LOG" "container lfs-a (pid " ||
+	{ ct_show a; fail "loopfs-mountd never got lfs-a's seccomp listener"; }
+mountd_log_has "container lfs-a (pid "
+! file_has "$MOUNTD_LOG" "refused a container process state" ||
+	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd refused a container process state"; }
 ct_wait_file a ready
 ct_wait_file b ready
 na=$(cat a/num) nb=$(cat b/num)

@@ -90,40 +90,6 @@ wait_until 30 test -S "$SOCK" || { cat "$LOG"; fail "loopfs-mountd did not start
 ok "loopfs-mountd listens on $SOCK"
 
 # ------------------------------------------------------------- the container
-# mnt_get MNT: MNT_TYPE, MNT_SRC and MNT_OPTS of the top mount on MNT (false
-# if none), from /proc/self/mountinfo
-mnt_get() {
-	local mp opts rest
-	MNT_TYPE='' MNT_SRC='' MNT_OPTS=''
-	while read -r _ _ _ _ mp opts rest; do
-		[ "$mp" = "$1" ] || continue
-		rest=" $rest"
-		rest=${rest#* - }
-		read -r MNT_TYPE MNT_SRC _ <<<"$rest"
-		MNT_OPTS=$opts
-	done </proc/self/mountinfo
-	[ -n "$MNT_TYPE" ]
-}
-
-# has_opt OPTS OPT: the comma separated OPTS hold OPT
-has_opt() { [[ ,$1, == *,"$2",* ]]; }
-
-# assert_locked_mount MNT TYPE SRC WHAT: the supervisor's mount is there,
-# nosuid and nodev
-assert_locked_mount() {
-	mnt_get "$1" || fail "$4: nothing mounted on $1"
-	assert_eq "$MNT_TYPE" "$2" "$4: type of the mount on $1"
-	assert_eq "$MNT_SRC" "$3" "$4: source in the mount table"
-	has_opt "$MNT_OPTS" nosuid && has_opt "$MNT_OPTS" nodev ||
-		fail "$4: the mount on $1 has options $MNT_OPTS, want nosuid,nodev"
-	ok "$4: options $MNT_OPTS"
-}
-
-assert_not_mounted() {
-	mnt_get "$1" && fail "$2: $MNT_TYPE $MNT_SRC is mounted on $1"
-	ok "$2: nothing mounted on $1"
-}
-
 # refused ERRNO WHAT SRC [TYPE]: the supervisor refuses to mount SRC on
 # $W/m4 with ERRNO, and nothing is mounted there
 refused() {
@@ -277,7 +243,7 @@ ct_side() {
 	losetup -d "$dev" || fail "[ct] losetup -d $dev"
 	ok "[ct] done"
 }
-export -f ct_side mnt_get has_opt assert_locked_mount assert_not_mounted refused \
+export -f ct_side refused \
 	assert_flags_stay
 
 LIB_IN_CONTAINER=1 "$LAUNCH" "$SOCK" -- \
