@@ -3,7 +3,7 @@
 # and suite selftests, and kernel-stock with suite stock, one after the
 # other; print every result, judge each guest log and boot, and end with
 # `N passed, N failed`.  Exits non-zero on any failure or
-# if no test passed.  GUEST_TIMEOUT (seconds, default 2400) bounds each boot.
+# if no test passed.  GUEST_TIMEOUT (seconds, default 3600) bounds each boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pass=0 fail=0 skip=0 tests_passed=0
@@ -28,7 +28,7 @@ for boot in "${boots[@]}"; do
 	out=build/results/$flavour
 	GUEST_APPEND=$append scripts/run-guest.sh \
 		"build/kernel-$kernel/arch/x86/boot/bzImage" \
-		"$out" "$suite" "${GUEST_TIMEOUT:-2400}" >&2 || true
+		"$out" "$suite" "${GUEST_TIMEOUT:-3600}" >&2 || true
 	if [ -f "$out/results.txt" ]; then
 		if [ "$flavour" = "$kernel" ]; then
 			count < "$out/results.txt"
