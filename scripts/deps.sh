@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
-      rsync gcc make git crun)
+      rsync gcc make git crun python3)
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
