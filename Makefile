@@ -78,6 +78,9 @@ install: userspace
 	@mkdir -p $(DESTDIR)$(PREFIX)/share/loopfs/hooks.d
 	sed 's|/usr/local/|$(PREFIX)/|g' userspace/hooks.d/loopfs.json \
 		> $(DESTDIR)$(PREFIX)/share/loopfs/hooks.d/loopfs.json
+	@mkdir -p $(DESTDIR)$(PREFIX)/share/loopfs/lxc
+	sed 's|/usr/local/|$(PREFIX)/|g' userspace/lxc/loopfs.conf \
+		> $(DESTDIR)$(PREFIX)/share/loopfs/lxc/loopfs.conf
 	install -D -m 0755 build/userspace/loopfs-link $(DESTDIR)$(PREFIX)/bin/loopfs-link
 	install -D -m 0755 build/userspace/loopfs-mountd $(DESTDIR)$(PREFIX)/bin/loopfs-mountd
 

@@ -4,20 +4,35 @@ set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
       rsync gcc make git crun python3)
-missing=()
-for p in "${pkgs[@]}"; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$st" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-	echo "deps: all ${#pkgs[@]} packages installed"
+# The container managers the end-to-end tests run, without what they
+# recommend (bridges, dnsmasq, lxcfs, templates: not used here).
+bare=(runc lxc)
+not_installed() {
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[ "$st" = "install ok installed" ] || echo "$p"
+	done
+}
+mapfile -t missing < <(not_installed "${pkgs[@]}")
+mapfile -t missing_bare < <(not_installed "${bare[@]}")
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_bare[@]} -eq 0 ]; then
+	echo "deps: all $((${#pkgs[@]} + ${#bare[@]})) packages installed"
 	exit 0
 fi
-echo "deps: installing ${missing[*]}"
 sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get install -y "${missing[@]}" ||
-	{ $sudo apt-get update && $sudo apt-get install -y "${missing[@]}"; } || {
-	echo "deps: ERROR: apt-get could not install: ${missing[*]}" >&2
-	exit 1
+apt_install() { # APT_OPTIONS... -- PACKAGES...
+	local opts=()
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	[ $# -gt 0 ] || return 0
+	echo "deps: installing $*"
+	$sudo apt-get install -y "${opts[@]}" "$@" ||
+		{ $sudo apt-get update && $sudo apt-get install -y "${opts[@]}" "$@"; } || {
+		echo "deps: ERROR: apt-get could not install: $*" >&2
+		exit 1
+	}
 }
+apt_install -- "${missing[@]}"
+apt_install --no-install-recommends -- "${missing_bare[@]}"

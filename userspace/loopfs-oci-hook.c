@@ -104,6 +104,7 @@ static const char usage_text[] =
 "\n"
 "SYNOPSIS\n"
 "    loopfs-oci-hook [-v] [-l LOOPFS_LINK] < STATE\n"
+"    loopfs-oci-hook --lxc [-v] [-l LOOPFS_LINK] [-p PARTS] [NAME lxc autodev]\n"
 "    loopfs-oci-hook -h\n"
 "\n"
 "DESCRIPTION\n"
@@ -146,7 +147,21 @@ static const char usage_text[] =
 "    org.loopfs.enable\n"
 "        Not read here: hooks.d files select the hook with it.\n"
 "\n"
+"LXC\n"
+"    With --lxc it is an lxc.hook.autodev (see loopfs.conf, the LXC config\n"
+"    include): LXC runs it in the container's namespaces before pivot_root,\n"
+"    with the container's root in LXC_ROOTFS_MOUNT and its own arguments\n"
+"    appended.  The instance is then LXC's to mount (the include's\n"
+"    lxc.mount.entry, with the instance's options): dev/loopfs must be a\n"
+"    loopfs instance already.  The hook makes the dev/loop-control link and\n"
+"    starts the linker as above, with -p PARTS partition links per device\n"
+"    (default 15).\n"
+"\n"
 "OPTIONS\n"
+"    --lxc\n"
+"        Run as LXC's autodev hook (above); no state is read.\n"
+"    -p PARTS\n"
+"        With --lxc: partition links per device, 0 to 255.\n"
 "    -l LOOPFS_LINK\n"
 "        The node linker.  Default: loopfs-link in the directory of this\n"
 "        program (/proc/self/exe).\n"
@@ -406,8 +421,8 @@ static void check_options(const char *opts)
 		    ANN_OPTIONS, opts, (size_t)(p - opts));
 }
 
-/* org.loopfs.parts: 0 to 255, as loopfs-link -p wants it */
-static void check_parts(const char *s)
+/* org.loopfs.parts or -p: 0 to 255, as loopfs-link -p wants it */
+static void check_parts(const char *what, const char *s)
 {
 	unsigned long v = 0;
 	const char *p;
@@ -415,8 +430,8 @@ static void check_parts(const char *s)
 	for (p = s; *p >= '0' && *p <= '9' && v <= MAX_PARTS; p++)
 		v = v * 10 + (*p - '0');
 	if (!*s || *p || v > MAX_PARTS || (s[0] == '0' && s[1]))
-		die("annotation %s=\"%s\": want a number of partitions from 0 to %d",
-		    ANN_PARTS, s, MAX_PARTS);
+		die("%s=\"%s\": want a number of partitions from 0 to %d",
+		    what, s, MAX_PARTS);
 }
 
 /* ------------------------------------------------------------ namespaces */
@@ -695,27 +710,130 @@ static void undo(void)
 
 /* ------------------------------------------------------------ main */
 
+/*
+ * The container's /dev, ROOT/dev, as dev_fd (O_PATH) and @dev_path, its
+ * name in the kernel's words (for the linker, which takes paths).
+ */
+static void open_dev(const char *root_path, char *dev_path, size_t size)
+{
+	char proc[64];
+	struct stat st, st2;
+	int root_fd;
+	ssize_t n;
+
+	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		die("the container's root %s: %m", root_path);
+	/* dev itself is no symlink: it is what the runtime mounted */
+	dev_fd = openat(root_fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dev_fd < 0)
+		die("%s/dev: %s", root_path, errno == ENOTDIR ?
+		    "not a directory (a symlink?)" : strerror(errno));
+	close(root_fd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dev_fd);
+	n = readlink(proc, dev_path, size - 1);
+	if (n <= 0 || (size_t)n >= size - sizeof("/loopfs/" READY_NAME))
+		die("readlink %s (%s/dev): %s", proc, root_path,
+		    n < 0 ? strerror(errno) : "path too long");
+	dev_path[n] = 0;
+	if (dev_path[0] != '/' || stat(dev_path, &st) || fstat(dev_fd, &st2) ||
+	    st.st_dev != st2.st_dev || st.st_ino != st2.st_ino)
+		die("%s/dev: cannot name it by a path (%s)", root_path, dev_path);
+	info("the container's /dev is %s", dev_path);
+}
+
+/* Is dev/loopfs a loopfs instance?  (It dies if dev/loopfs is in the way.) */
+static int dev_has_instance(const char *dev_path)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd, is;
+
+	if (fstatat(dev_fd, "loopfs", &st, AT_SYMLINK_NOFOLLOW)) {
+		if (errno != ENOENT)
+			die("%s/loopfs: %m", dev_path);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		die("%s/loopfs exists and is not a directory", dev_path);
+	fd = openat(dev_fd, "loopfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstatfs(fd, &sfs))
+		die("%s/loopfs: %m", dev_path);
+	is = sfs.f_type == LOOPFS_SUPER_MAGIC;
+	close(fd);
+	return is;
+}
+
+/*
+ * The LXC mode (--lxc), run as lxc.hook.autodev: LXC runs autodev hooks in
+ * the container's namespaces, as the root of its user namespace, after the
+ * container's mounts (the lxc.mount.entry of loopfs.conf has mounted the
+ * instance on dev/loopfs, as that root) and before pivot_root, with the
+ * container's root at $LXC_ROOTFS_MOUNT.  LXC appends the container's
+ * name, "lxc" and "autodev" to the hook's arguments (hook version 0), or
+ * gives them in LXC_NAME, LXC_HOOK_SECTION and LXC_HOOK_TYPE (version 1).
+ * Only the link and the linker are ours to make (and to undo).
+ */
+static void lxc_hook(int argc, char **argv, const char *linker, const char *parts)
+{
+	const char *root = getenv("LXC_ROOTFS_MOUNT");
+	const char *type = getenv("LXC_HOOK_TYPE");
+	char dev_path[PATH_MAX];
+	struct stat st;
+
+	if (argc > 3)
+		die("--lxc: too many arguments (want at most NAME SECTION TYPE, as LXC gives them)");
+	if (argc == 3)
+		type = argv[2];
+	if (type && strcmp(type, "autodev"))
+		die("--lxc: run as an LXC \"%s\" hook; want lxc.hook.autodev", type);
+	if (!root || root[0] != '/')
+		die("--lxc: LXC_ROOTFS_MOUNT is %s; want the container's root, as LXC sets it for its hooks",
+		    root ? "not an absolute path" : "not set");
+	open_dev(root, dev_path, sizeof(dev_path));
+	if (!dev_has_instance(dev_path))
+		die("%s/loopfs is no loopfs instance: want the lxc.mount.entry of loopfs.conf (and lxc.autodev = 1)",
+		    dev_path);
+	if (!fstatat(dev_fd, "loop-control", &st, AT_SYMLINK_NOFOLLOW))
+		die("%s/loop-control exists already", dev_path);
+	if (errno != ENOENT)
+		die("%s/loop-control: %m", dev_path);
+	if (access(linker, X_OK))
+		die("the linker %s: %m", linker);
+
+	if (symlinkat("loopfs/loop-control", dev_fd, "loop-control"))
+		die("symlink %s/loop-control -> loopfs/loop-control: %m", dev_path);
+	made_link = 1;
+	start_linker(linker, dev_path, parts);
+	info("the linker is ready");
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "lxc", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static struct state s;
-	char root_path[PATH_MAX], dev_path[PATH_MAX], proc[64], *buf;
-	const char *linker = NULL, *parts;
-	struct statfs sfs;
-	struct stat st, st2;
-	int c, root_fd, fd, mntfd;
+	char root_path[PATH_MAX], dev_path[PATH_MAX], *buf;
+	const char *linker = NULL, *parts = NULL;
+	struct stat st;
+	int c, fd, mntfd, lxc = 0;
 	size_t len;
 	ssize_t n;
 
 	die_cleanup = undo;
-	for (c = 1; c < argc; c++)
-		if (!strcmp(argv[c], "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-	while ((c = getopt(argc, argv, "l:vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "+l:p:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			linker = optarg;
+			break;
+		case 'p':
+			parts = optarg;
+			break;
+		case 'L':
+			lxc = 1;
 			break;
 		case 'v':
 			verbose = 1;
@@ -727,10 +845,19 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc)
+	if ((optind != argc && !lxc) || (parts && !lxc))
 		goto usage;
 	if (linker && !*linker)
 		die("bad -l '': want the path of loopfs-link");
+	if (!linker)
+		linker = default_linker();
+
+	if (lxc) {
+		parts = parts ? parts : DEFAULT_PARTS;
+		check_parts("-p", parts);
+		lxc_hook(argc - optind, argv + optind, linker, parts);
+		return 0;
+	}
 
 	/* The state, and what we need of it */
 	buf = read_all(0, STATE_MAX, "the state (standard input)", &len);
@@ -741,9 +868,7 @@ int main(int argc, char **argv)
 	if (s.has_options)
 		check_options(s.options);
 	parts = s.has_parts ? s.parts : DEFAULT_PARTS;
-	check_parts(parts);
-	if (!linker)
-		linker = default_linker();
+	check_parts("annotation " ANN_PARTS, parts);
 
 	enter_container(&s);
 	if (verbose) {
@@ -777,40 +902,11 @@ int main(int argc, char **argv)
 			     s.root[0] == '/' ? "" : s.bundle,
 			     s.root[0] == '/' ? "" : "/", s.root) >= sizeof(root_path))
 		die("the container's root path is too long");
-	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		die("the container's root %s: %m", root_path);
-	/* dev itself is no symlink: it is what the runtime mounted */
-	dev_fd = openat(root_fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dev_fd < 0)
-		die("%s/dev: %s", root_path, errno == ENOTDIR ?
-		    "not a directory (a symlink?)" : strerror(errno));
-	close(root_fd);
-	/* Its path for the linker, which takes paths: the kernel's name of it */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dev_fd);
-	n = readlink(proc, dev_path, sizeof(dev_path) - 1);
-	if (n <= 0 || (size_t)n >= sizeof(dev_path) - sizeof("/loopfs/" READY_NAME))
-		die("readlink %s (%s/dev): %s", proc, root_path,
-		    n < 0 ? strerror(errno) : "path too long");
-	dev_path[n] = 0;
-	if (dev_path[0] != '/' || stat(dev_path, &st) || fstat(dev_fd, &st2) ||
-	    st.st_dev != st2.st_dev || st.st_ino != st2.st_ino)
-		die("%s/dev: cannot name it by a path (%s)", root_path, dev_path);
-	info("the container's /dev is %s", dev_path);
+	open_dev(root_path, dev_path, sizeof(dev_path));
 
 	/* Nothing of ours there yet, nothing in the way */
-	if (!fstatat(dev_fd, "loopfs", &st, AT_SYMLINK_NOFOLLOW)) {
-		if (!S_ISDIR(st.st_mode))
-			die("%s/loopfs exists and is not a directory", dev_path);
-		fd = openat(dev_fd, "loopfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstatfs(fd, &sfs))
-			die("%s/loopfs: %m", dev_path);
-		if (sfs.f_type == LOOPFS_SUPER_MAGIC)
-			die("%s/loopfs is a loopfs instance already", dev_path);
-		close(fd);
-	} else if (errno != ENOENT) {
-		die("%s/loopfs: %m", dev_path);
-	}
+	if (dev_has_instance(dev_path))
+		die("%s/loopfs is a loopfs instance already", dev_path);
 	if (!fstatat(dev_fd, "loop-control", &st, AT_SYMLINK_NOFOLLOW))
 		die("%s/loop-control exists already", dev_path);
 	if (errno != ENOENT)
@@ -851,6 +947,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 		"usage: %s [-v] [-l LOOPFS_LINK] < STATE\n"
-		"       (%s -h for the whole text)\n", PROG, PROG);
+		"       %s --lxc [-v] [-l LOOPFS_LINK] [-p PARTS] [NAME lxc autodev]\n"
+		"       (%s -h for the whole text)\n", PROG, PROG, PROG);
 	return 1;
 }

@@ -1,0 +1,269 @@
+#!/bin/bash
+# timeout: 900
+# LXC (Debian 12's 5.0.2) runs an unprivileged container (root mapped to
+# host uid 400000, lxc-start by the host's root) whose config is what a
+# user writes: Debian's common.conf and userns.conf, the container's own
+# lines, and the loopfs include as `make install` installs it
+# (PREFIX/share/loopfs/lxc/loopfs.conf: the lxc.mount.entry of the
+# instance, the autodev hook `loopfs-oci-hook --lxc`, the device cgroup
+# lines).  Inside, through lxc-attach, unmodified tools only.
+#
+#   - the hook's LXC mode refuses bad input with a clear message (another
+#     hook type, no LXC_ROOTFS_MOUNT, no instance on dev/loopfs, -p 300);
+#   - from the host, once the container runs: dev/loopfs in its mount
+#     namespace is a loopfs instance mounted nosuid,noexec, the linker is in the container's user,
+#     mount and pid namespaces, a child of its init, without capabilities;
+#   - inside (lxc-attach): root of a user namespace; /dev has no block
+#     node, and no node of the host's loop device (whose sysfs entry it
+#     sees), mknod of it fails; sfdisk, `losetup -fP --show`, the linker's
+#     /dev/loopNp1 and p2 (blockdev --getsize64), blockdev --setra and
+#     --getra (the owner's block ioctls), losetup -l, mkfs.ext4 and
+#     mkfs.vfat on the partitions, a file written into the ext4 with
+#     debugfs, raw data behind each file system written and read back with
+#     direct I/O; a second device set up and detached (losetup -d), its
+#     node gone; the device left bound at the end;
+#   - while it runs: the host's /sys/block, /dev and /proc/partitions do
+#     not list the container's device;
+#   - lxc-stop -k: the container's device goes with it (it was bound), and
+#     its linker too;
+#   - on the host, through a read-only losetup -P of the container's image:
+#     e2fsck -fn and fsck.vfat -n are clean, the container's file and raw
+#     data are there.
+. "$(dirname "$0")/../lib.sh"
+
+require_root
+require_cmds lxc-start lxc-attach lxc-stop lxc-info lxc-wait make losetup sfdisk \
+	blockdev mkfs.ext4 mkfs.vfat debugfs e2fsck fsck.vfat cmp dd truncate
+require_loopfs
+[ -x "$PROJECT/build/userspace/loopfs-oci-hook" ] ||
+	fail "no $PROJECT/build/userspace/loopfs-oci-hook (make userspace)"
+
+CT=lfs-lxc
+HOSTID=400000
+LXCP=$SCRATCH/lxc
+R=$SCRATCH/rootfs
+LOG=$SCRATCH/lxc.log
+LX=(-P "$LXCP" -n "$CT")
+
+# ------------------------------------------------------------ make install
+# As a user installs it, under a PREFIX of our own: the include names the
+# installed hook and linker.
+chmod 755 "$SCRATCH"
+make -s -C "$PROJECT" install PREFIX="$SCRATCH/usr" >install.log 2>&1 ||
+	{ print_file install.log; fail "make install PREFIX=$SCRATCH/usr"; }
+INC=$SCRATCH/usr/share/loopfs/lxc/loopfs.conf
+HOOK=$SCRATCH/usr/libexec/loopfs/loopfs-oci-hook
+file_has "$INC" "lxc.hook.autodev = $HOOK --lxc -l $SCRATCH/usr/bin/loopfs-link" ||
+	{ print_file "$INC"; fail "the installed include does not name the installed hook and linker"; }
+ok "make install PREFIX=$SCRATCH/usr: $INC names the installed hook and linker"
+
+# ---------------------------------------------- the hook's LXC mode, bad input
+mkdir -p bad/dev
+bad_lxc() { # WHAT WANT_IN_MESSAGE ENV... -- ARGS...
+	local what=$1 want=$2 out rc env=()
+	shift 2
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	out=$(env "${env[@]}" "$HOOK" --lxc "$@" 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] || fail "hook --lxc, $what: exit status $rc, want 1 ($out)"
+	[[ $out == *"$want"* ]] || fail "hook --lxc, $what: said '$out', want '$want'"
+	[ -z "$(ls -A bad/dev)" ] || fail "hook --lxc, $what: left $(ls -A bad/dev) in dev"
+	ok "hook --lxc, $what: exit 1, nothing made: $out"
+}
+bad_lxc "no LXC_ROOTFS_MOUNT" "LXC_ROOTFS_MOUNT is not set" -u LXC_ROOTFS_MOUNT -- "$CT" lxc autodev
+bad_lxc "a relative LXC_ROOTFS_MOUNT" "not an absolute path" LXC_ROOTFS_MOUNT=bad -- "$CT" lxc autodev
+bad_lxc "run as a pre-start hook" 'run as an LXC "pre-start" hook' LXC_ROOTFS_MOUNT="$PWD/bad" -- "$CT" lxc pre-start
+bad_lxc "run as a mount hook (hook version 1)" 'run as an LXC "mount" hook' \
+	LXC_ROOTFS_MOUNT="$PWD/bad" LXC_HOOK_TYPE=mount --
+bad_lxc "no instance on dev/loopfs" "is no loopfs instance" LXC_ROOTFS_MOUNT="$PWD/bad" -- "$CT" lxc autodev
+bad_lxc "-p 300" 'want a number of partitions from 0 to 255' LXC_ROOTFS_MOUNT="$PWD/bad" -- -p 300
+
+# ------------------------------------------------------------------ set-up
+mkimg host.img 4
+hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
+defer losetup -d "$hdev"
+hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
+
+# The root: empty directories, the host's /usr, /etc and the project
+# (read-only binds, from the config), a directory of the container's at /ct
+mkdir -p "$R"/{usr,etc,proc,sys,dev,tmp,ct,project} "$LXCP/$CT" ||
+	fail "mkdir rootfs"
+for l in bin sbin lib lib64; do
+	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
+done
+mkdir -p ct && echo "$hn" >ct/host-num && chown -R "$HOSTID:$HOSTID" ct ||
+	fail "the container's directory"
+
+# The container's config, as a user writes it for an unprivileged
+# container: Debian's common and userns includes, then loopfs' as installed.
+cat >"$LXCP/$CT/config" <<EOF || fail "writing the config"
+lxc.include = /usr/share/lxc/config/common.conf
+lxc.include = /usr/share/lxc/config/userns.conf
+lxc.uts.name = $CT
+lxc.rootfs.path = dir:$R
+lxc.idmap = u 0 $HOSTID 65536
+lxc.idmap = g 0 $HOSTID 65536
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.console.path = none
+lxc.tty.max = 0
+lxc.mount.entry = /usr usr none bind,ro 0 0
+lxc.mount.entry = /etc etc none bind,ro 0 0
+lxc.mount.entry = $PROJECT project none bind,ro 0 0
+lxc.mount.entry = $SCRATCH/ct ct none bind 0 0
+lxc.mount.entry = tmpfs tmp tmpfs nosuid,nodev,size=16m 0 0
+lxc.init.cmd = /usr/bin/sleep 1000000
+lxc.include = $INC
+EOF
+
+# ------------------------------------------------------------ the container
+lxc_show() {
+	echo "--- lxc-start's log:"
+	print_file "$LOG"
+	echo "---"
+}
+lxc-start "${LX[@]}" -d -o "$LOG" -l INFO </dev/null || { lxc_show; fail "lxc-start $CT"; }
+defer lxc-stop "${LX[@]}" -k
+lxc-wait "${LX[@]}" -s RUNNING -t 300 || { lxc_show; fail "$CT is not RUNNING after 300 s"; }
+pid=$(lxc-info "${LX[@]}" -p -H) && [ -n "$pid" ] || { lxc_show; fail "lxc-info -p"; }
+ok "lxc-start $CT: init pid $pid"
+
+# The instance and the linker, seen from the host
+read -r u hu cnt <"/proc/$pid/uid_map"
+assert_eq "$u $hu $cnt" "0 $HOSTID 65536" "$CT's uid_map"
+assert_eq "$(stat -f -c %t "/proc/$pid/root/dev/loopfs")" 6c706673 "$CT's dev/loopfs is a loopfs instance"
+line=$(file_last_match "/proc/$pid/mountinfo" ' /dev/loopfs .* - loopfs ') ||
+	fail "no loopfs mount on /dev/loopfs in $CT's mountinfo"
+for o in nosuid noexec; do
+	[[ $line =~ [\ ,]$o([\ ,]|$) ]] || fail "$CT's /dev/loopfs lacks $o: $line"
+done
+ok "$CT's /dev/loopfs: nosuid,noexec: ${line#* - }"
+assert_eq "$(readlink "/proc/$pid/root/dev/loop-control")" loopfs/loop-control "$CT's /dev/loop-control"
+lp=
+for d in /proc/[0-9]*; do
+	[ "$d/ns/pid" -ef "/proc/$pid/ns/pid" ] || continue
+	c=
+	read -r c 2>/dev/null <"$d/comm"
+	[ "$c" = loopfs-link ] && lp=${d#/proc/}
+done
+[ -n "$lp" ] || { lxc_show; fail "no loopfs-link in $CT's pid namespace"; }
+for ns in user mnt pid; do
+	[ "/proc/$lp/ns/$ns" -ef "/proc/$pid/ns/$ns" ] ||
+		fail "$CT's linker is not in the container's $ns namespace"
+done
+read -r st <"/proc/$lp/stat"
+st=${st##*) }
+set -- $st
+assert_eq "$2" "$pid" "$CT's linker (host pid $lp), in its user, mount and pid namespaces, is a child of its init"
+assert_eq "$(file_last_match "/proc/$lp/status" '^CapPrm:')" $'CapPrm:\t0000000000000000' \
+	"$CT's linker has no capability"
+
+# ------------------------------------------------------ the container's side
+cat >ct/ct.sh <<'EOF' || fail "writing ct.sh"
+# ct.sh: what the container does, through lxc-attach (unmodified tools)
+. /project/tests/lib.sh
+me=lxc
+read -r f hu c </proc/self/uid_map
+assert_eq "$f $hu $c" "0 400000 65536" "[$me] root of a user namespace (uid_map)"
+for f in /dev/* /dev/.[!.]*; do
+	if [ -b "$f" ] && [ ! -L "$f" ]; then
+		fail "[$me] block node $f in /dev"
+	fi
+done
+ok "[$me] no block node in /dev outside the instance"
+hn=$(cat /ct/host-num)
+assert_exists "/sys/block/loop$hn" "[$me] the host's loop$hn is listed in our sysfs"
+assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
+assert_absent "/dev/loopfs/loop$hn" "[$me] no instance node of the host's loop$hn"
+expect_fail "[$me] mknod of the host's loop$hn" \
+	mknod /dev/hostloop b 7 "$(loop_devnum "$hn" | cut -d: -f2)"
+assert_absent /dev/hostloop "[$me] no node made"
+
+truncate -s 64M /ct/disk.img || fail "[$me] truncate"
+printf 'label: dos\nstart=2048, size=61440, type=83\nstart=63488, type=c\n' |
+	sfdisk -q /ct/disk.img || fail "[$me] sfdisk /ct/disk.img"
+dev=$(losetup -fP --show /ct/disk.img) || fail "[$me] losetup -fP --show"
+n=$(num_of_dev "$dev") || fail "[$me] losetup printed '$dev'"
+assert_eq "$dev" "/dev/loop$n" "[$me] losetup -fP --show names /dev/loopN"
+assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[$me] /dev/loop$n is the linker's link"
+assert_blk "/dev/loopfs/loop$n" "[$me] instance node"
+assert_eq "$(blockdev --getsize64 "/dev/loop${n}p1")" $((61440 * 512)) "[$me] blockdev --getsize64 /dev/loop${n}p1"
+assert_eq "$(blockdev --getsize64 "/dev/loop${n}p2")" $((67584 * 512)) "[$me] blockdev --getsize64 /dev/loop${n}p2"
+blockdev --setra 1024 "/dev/loop$n" || fail "[$me] blockdev --setra 1024 /dev/loop$n"
+assert_eq "$(blockdev --getra "/dev/loop$n")" 1024 "[$me] blockdev --setra by the owner"
+line=$(losetup -l -n --raw -O NAME,BACK-FILE) || fail "[$me] losetup -l"
+[[ $'\n'$line$'\n' == *$'\n'"/dev/loop$n /ct/disk.img"$'\n'* ]] ||
+	fail "[$me] losetup -l does not list /dev/loop$n /ct/disk.img: $line"
+ok "[$me] losetup -l lists /dev/loop$n /ct/disk.img"
+echo "$n" >/ct/num
+
+mkfs.ext4 -q -L lxc-ext4 "/dev/loop${n}p1" 16M || fail "[$me] mkfs.ext4 /dev/loop${n}p1"
+mkfs.vfat -n LXCFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
+	{ print_file mkfs.vfat.log; fail "[$me] mkfs.vfat /dev/loop${n}p2"; }
+ok "[$me] mkfs.ext4 on /dev/loop${n}p1, mkfs.vfat on /dev/loop${n}p2"
+mkdata /ct/data1.bin 300
+debugfs -w -R "write /ct/data1.bin data1.bin" "/dev/loop${n}p1" >debugfs.log 2>&1 ||
+	fail "[$me] debugfs write"
+debugfs -R "cat /data1.bin" "/dev/loop${n}p1" 2>/dev/null | cmp - /ct/data1.bin ||
+	fail "[$me] data1.bin does not read back from the ext4"
+ok "[$me] a file written into the ext4 with debugfs reads back"
+for i in 1 2; do
+	mkdata "/ct/raw$i.bin" 1024
+	dd if="/ct/raw$i.bin" of="/dev/loop${n}p$i" bs=1M seek=24 oflag=direct conv=notrunc,fsync status=none ||
+		fail "[$me] dd to /dev/loop${n}p$i"
+	dd if="/dev/loop${n}p$i" bs=1M skip=24 count=1 iflag=direct status=none | cmp - "/ct/raw$i.bin" ||
+		fail "[$me] raw data of /dev/loop${n}p$i does not read back"
+done
+ok "[$me] 1 MiB behind each file system written with dd reads back (direct I/O)"
+
+truncate -s 4M /ct/x.img || fail "[$me] truncate"
+x=$(losetup -f --show /ct/x.img) || fail "[$me] losetup -f --show x.img"
+k=$(num_of_dev "$x") || fail "[$me] losetup printed '$x'"
+assert_ne "$k" "$n" "[$me] the second device"
+losetup -d "$x" || fail "[$me] losetup -d $x"
+rm "/dev/loopfs/loop$k" || fail "[$me] rm /dev/loopfs/loop$k"
+wait_gone "/dev/loop$k" 20 || fail "[$me] the link /dev/loop$k stays after loop$k went"
+ok "[$me] loop$k set up, detached and removed; its link went"
+ok "[$me] /dev/loop$n left bound to disk.img"
+echo ok >/ct/done
+EOF
+
+lxc-attach "${LX[@]}" --clear-env \
+	-v PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	-v PROJECT=/project -v SCRATCH=/ct -v HOME=/ct -v LC_ALL=C \
+	-v "TEST_NAME=$TEST_NAME[lxc]" -v LIB_IN_CONTAINER=1 \
+	-- /bin/bash -c 'cd /ct && exec /bin/bash /ct/ct.sh' >ct.log 2>&1 </dev/null
+rc=$?
+print_file ct.log
+[ $rc -eq 0 ] && [ -e ct/done ] || { lxc_show; fail "the container's script failed (status $rc)"; }
+n=$(cat ct/num) || fail "no device number from the container"
+
+# ------------------------------------------------ the host, while it runs
+assert_absent "/sys/block/loop$n" "the host's sysfs does not list $CT's loop$n"
+assert_absent "/dev/loop$n" "the host's /dev has no loop$n"
+! file_last_match /proc/partitions "[[:space:]]loop$n\$" >/dev/null ||
+	fail "the host's /proc/partitions lists $CT's loop$n"
+ok "the host's /proc/partitions does not list $CT's loop$n"
+
+# ----------------------------------------------------------------- the end
+lxc-stop "${LX[@]}" -k || { lxc_show; fail "lxc-stop -k $CT"; }
+_gone_num() { ! loop_sys_exists "$1" && [ ! -e "/proc/$2" ]; }
+wait_until 60 _gone_num "$n" "$lp" ||
+	fail "loop$n (bound) or the linker (pid $lp) outlived $CT"
+ok "lxc-stop -k: $CT's bound loop$n and its linker went with it"
+
+# The container's work, checked on the host through a read-only device
+dev=$(losetup -f --show -r -P ct/disk.img) || fail "losetup -r -P ct/disk.img"
+defer losetup -d "$dev"
+wait_present "${dev}p2" 20 || fail "no ${dev}p2"
+e2fsck -fn "${dev}p1" >e2fsck.log 2>&1 || { print_file e2fsck.log; fail "e2fsck -fn ${dev}p1"; }
+fsck.vfat -n "${dev}p2" >fsck.vfat.log 2>&1 || { print_file fsck.vfat.log; fail "fsck.vfat -n ${dev}p2"; }
+ok "e2fsck -fn and fsck.vfat -n of $CT's file systems are clean"
+debugfs -R "cat /data1.bin" "${dev}p1" 2>/dev/null | cmp - ct/data1.bin ||
+	fail "$CT's data1.bin is not in its ext4"
+for i in 1 2; do
+	dd if="${dev}p$i" bs=1M skip=24 count=1 status=none | cmp - "ct/raw$i.bin" ||
+		fail "$CT's raw data of p$i is not on the disk"
+done
+ok "$CT's file and raw data read back on the host"
