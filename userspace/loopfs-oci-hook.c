@@ -179,7 +179,10 @@ static const char usage_text[] =
 "NOTES\n"
 "    crun sends a hook's standard output and error to /dev/null unless the\n"
 "    annotations run.oci.hooks.stdout and run.oci.hooks.stderr name files.\n"
-"    The linker inherits standard error, and warns there.\n"
+"    The linker inherits standard error, and warns there, unless it is a\n"
+"    pipe or a socket: runc and LXC read a hook's output through one until\n"
+"    its end, and would wait for the linker as long as the container runs;\n"
+"    then the linker's is /dev/null.\n"
 "    The linker's ready file, dev/.loopfs-link.ready, is removed once seen.\n"
 "    Re-reading a partition table (sfdisk, partprobe: BLKRRPART) and a few\n"
 "    loop ioctls want CAP_SYS_ADMIN; for the instance's devices, in the\n"
@@ -596,10 +599,24 @@ static char *default_linker(void)
 }
 
 /*
+ * Is our standard error a pipe or a socket?  runc and LXC read a hook's
+ * output through one until its end, and would wait for a linker that
+ * inherited it as long as the container runs (runc 1.1.5 hangs in
+ * `runc create`).
+ */
+static int stderr_is_pipe(void)
+{
+	struct stat st;
+
+	return !fstat(2, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/*
  * Start the linker on @dev_path/loopfs and @dev_path, in the container's
  * pid namespace (ours, or the one joined: our children enter it), and wait
  * until it has written its ready file.  Its standard input and output are
- * /dev/null; its standard error is ours.  It is a session of its own, with
+ * /dev/null; its standard error is ours, or /dev/null when ours is a pipe
+ * or socket (stderr_is_pipe()).  It is a session of its own, with
  * no signal blocked or ignored (it takes SIGTERM through a signalfd), / as
  * cwd (pivot_root moves it to the container's /), and nothing but those
  * three fds: ours are all close-on-exec.  It has no capability: it makes
@@ -647,6 +664,8 @@ static void start_linker(const char *linker, const char *dev_path, const char *p
 		if (fd >= 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
+			if (stderr_is_pipe())
+				dup2(fd, 2);
 			if (fd > 2)
 				close(fd);
 		}
