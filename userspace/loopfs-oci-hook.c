@@ -619,7 +619,11 @@ static int stderr_is_pipe(void)
  * or socket (stderr_is_pipe()).  It is a session of its own, with
  * no signal blocked or ignored (it takes SIGTERM through a signalfd), / as
  * cwd (pivot_root moves it to the container's /), and nothing but those
- * three fds: ours are all close-on-exec.  It has no capability: it makes
+ * three fds.  Ours are all close-on-exec, but not all that we inherit:
+ * runc runs its hooks from its container init, which passes on its sync
+ * socket, a pipe and the exec fifo; a linker that kept them would keep
+ * `runc create` waiting for as long as the container runs.  So every fd
+ * above 2 is closed before the exec.  It has no capability: it makes
  * symlinks in a /dev its uid owns and reads the instance's root, which
  * needs none; no ambient and no bounding capability, and SECBIT_NOROOT
  * (locked) so that exec as uid 0 grants none, and no_new_privs.  When we
@@ -669,6 +673,9 @@ static void start_linker(const char *linker, const char *dev_path, const char *p
 			if (fd > 2)
 				close(fd);
 		}
+		if (close_range(3, ~0U, 0))
+			for (fd = 3; fd < 1024; fd++)
+				close(fd);
 		execv(linker, argv);
 		fprintf(stderr, PROG ": exec %s: %m\n", linker);
 		_exit(127);
