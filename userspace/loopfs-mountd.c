@@ -10,8 +10,10 @@
  * A container runtime (crun, runc) whose OCI config gives mount(2) the
  * action SCMP_ACT_NOTIFY and sets linux.seccomp.listenerPath to our socket
  * hands us the seccomp listener of each container it starts; we answer the
- * container's mount(2) calls.  See usage_text below for the protocol and the
- * policy; build with
+ * container's mount(2) calls.  LXC (lxc.seccomp.notify.proxy) keeps the
+ * listener in its monitor and forwards each notification to us instead, with
+ * descriptors of the caller; we answer through LXC.  See usage_text below for
+ * the two protocols and the policy; build with
  *
  *	gcc -O2 -Wall -Wextra -o loopfs-mountd loopfs-mountd.c
  *
@@ -64,6 +66,15 @@
  * up twice.  In S, the helper chroots into a private tmpfs holding the
  * source's name as a symlink to that descriptor, so the mount table shows
  * the name the caller gave (/dev/loopfs/loop0p1), not /proc/self/fd/N.
+ *
+ * Two front ends, one policy.  A container (struct ctr) is either an OCI
+ * runtime's seccomp listener, read by us (SECCOMP_IOCTL_NOTIF_RECV), or an
+ * LXC monitor's connection to our proxy socket, over which each
+ * notification comes as one message.  Each front end only gets the
+ * notification into req and the caller's /proc/PID and /proc/PID/mem
+ * descriptors, and carries the answer back (answer(), still_pending());
+ * decide() and what it calls (the checks, the helper, the log lines) are
+ * the same for both.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -93,6 +104,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/audit.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -115,6 +127,15 @@
 #define TYPE_MAX		32		/* a filesystem type's name */
 #define DATA_MAX		4096		/* mount(2) copies one page */
 #define JSON_DEPTH		32		/* JSON nesting below the top object */
+#define LXC_COOKIE_MAX		4096		/* lxc.seccomp.notify.cookie */
+/*
+ * LXC's monitor waits 30 s (SO_RCVTIMEO) for our answer, then answers
+ * ENOSYS itself and goes on; an answer of ours that came after that would
+ * be read as the answer to its next notification.  One that is not ready
+ * LXC_ANSWER_MS after the request came is not sent: the connection is
+ * closed instead (LXC reconnects for its next notification).
+ */
+#define LXC_ANSWER_MS		28000
 
 /* Our private directories in the helper's tmpfs (never a source's name) */
 #define Z_PROC			".mountd-proc"
@@ -127,7 +148,7 @@ static const char usage_text[] =
 "    devices for it (a seccomp user-notification supervisor)\n"
 "\n"
 "SYNOPSIS\n"
-"    loopfs-mountd -s SOCKET [-i INSTANCE_DIR] [-t TYPES] [-v]\n"
+"    loopfs-mountd [-s SOCKET] [-x LXC_SOCKET] [-i INSTANCE_DIR] [-t TYPES] [-v]\n"
 "    loopfs-mountd -h\n"
 "\n"
 "DESCRIPTION\n"
@@ -146,6 +167,26 @@ static const char usage_text[] =
 "    state larger than 64 KiB, malformed, or without seccompFd is refused\n"
 "    with a message.  A container is served until its listener reports that\n"
 "    no task uses the filter any more.\n"
+"\n"
+"    It also, or instead, serves LXC's seccomp notify proxy protocol on the\n"
+"    UNIX seqpacket socket LXC_SOCKET (created mode 0600; the same peers are\n"
+"    served): the container's config names it with\n"
+"    lxc.seccomp.notify.proxy = unix:LXC_SOCKET, and its seccomp profile\n"
+"    gives mount the action notify.  LXC's monitor connects once for each\n"
+"    container, keeps the connection while the container runs, and sends\n"
+"    for each notification one message: a header (monitor and init pid,\n"
+"    the sizes of the seccomp structures, the length of the cookie), the\n"
+"    notification, a response, and lxc.seccomp.notify.cookie if set (up to\n"
+"    4 KiB), with the caller's /proc/PID directory and /proc/PID/mem (and,\n"
+"    from LXC 5, the listener) as SCM_RIGHTS; we answer with the header,\n"
+"    the notification and the response filled in, and LXC passes it on.\n"
+"    A message that is short, malformed, of other sizes than the kernel's,\n"
+"    with a nonzero reserved field, a cookie too long or other than the\n"
+"    connection's first, or with other descriptors, is refused: the\n"
+"    connection is closed (LXC answers ENOSYS and reconnects next time).\n"
+"    Each connection is one container, named in the log by its monitor\n"
+"    and init pid and its cookie.  An answer that is not ready 28 s after\n"
+"    the request (LXC waits 30 s) is not sent: the connection is closed.\n"
 "\n"
 "    For each notified mount(2) (x86_64):\n"
 "\n"
@@ -190,10 +231,16 @@ static const char usage_text[] =
 "        loopfs-mountd: pid P: mounted SRC on TGT type T (flags 0x...)\n"
 "        loopfs-mountd: pid P: mount of SRC on TGT type T failed: REASON (ERRNO)\n"
 "\n"
+"    with \"lxc (monitor M, init I, cookie C): \" before \"pid P\" for an LXC\n"
+"    container (P, M and I as LXC's monitor sees them).\n"
+"\n"
 "OPTIONS\n"
 "    -s SOCKET\n"
-"        The socket to listen on (an existing socket nobody listens on is\n"
-"        replaced; it is removed at exit).\n"
+"        The socket to listen on for OCI runtimes (an existing socket\n"
+"        nobody listens on is replaced; it is removed at exit).\n"
+"    -x LXC_SOCKET\n"
+"        The socket to listen on for LXC (the same way).  At least one of -s\n"
+"        and -x is needed; with both, one policy serves all containers.\n"
 "    -i INSTANCE_DIR\n"
 "        Where, in each container, its loopfs instance is mounted; default\n"
 "        " DEFAULT_INSTANCE ".  An absolute path.\n"
@@ -213,7 +260,9 @@ static const char usage_text[] =
 "NOTES\n"
 "    The runtime's seccomp profile should give mount the action\n"
 "    SCMP_ACT_NOTIFY, and make fsopen fail with ENOSYS (errnoRet 38) so\n"
-"    that util-linux 2.39 and later falls back to mount(2).  Nothing else\n"
+"    that util-linux 2.39 and later falls back to mount(2); in an LXC\n"
+"    profile (lxc.seccomp.profile, version 2), \"mount notify\" and\n"
+"    \"fsopen errno 38\".  Nothing else\n"
 "    needs to be intercepted, and a container that bypasses the supervisor\n"
 "    (another filter, another architecture's system call) only gets what\n"
 "    the kernel allows it anyway.\n"
@@ -233,12 +282,14 @@ static const char usage_text[] =
 /* ------------------------------------------------------------------ state */
 
 static const char *sock_path;			/* -s */
+static const char *lxc_path;			/* -x */
 static char inst_path[PATH_MAX];		/* -i, normalized */
 static char types[MAX_TYPES][TYPE_MAX];		/* -t */
 static int ntypes;
 static int verbose;				/* -v */
 
 static struct seccomp_notif_sizes sizes;
+static struct seccomp_notif_sizes ksizes;	/* as the kernel said */
 static struct seccomp_notif *req;		/* one notification */
 static struct seccomp_notif_resp *resp;
 static struct stat own_userns;			/* /proc/self/ns/user */
@@ -262,12 +313,46 @@ struct conn {
 	struct timespec deadline;
 };
 
+/*
+ * What LXC (src/lxc/seccomp.h, struct seccomp_notify_proxy_msg) sends
+ * before the notification, and we send back before our answer.
+ */
+struct lxc_proxy_msg {
+	uint64_t reserved;		/* 0 both ways */
+	int32_t monitor_pid;		/* pids as LXC's monitor sees them */
+	int32_t init_pid;
+	struct seccomp_notif_sizes sizes;	/* LXC's SECCOMP_GET_NOTIF_SIZES */
+	uint64_t cookie_len;		/* bytes of cookie after the response */
+};
+_Static_assert(sizeof(struct lxc_proxy_msg) == 32, "LXC's proxy message header is 32 bytes");
+
+/* Where a container's notifications come from and its answers go */
+enum front {
+	F_OCI,		/* fd is its seccomp listener, given to us by the runtime */
+	F_LXC,		/* fd is its LXC monitor's connection to -x */
+};
+
 /* A container: one seccomp listener, and the mount being done for it */
 struct ctr {
-	int fd;				/* the listener; -1 once it is gone */
+	enum front front;
+	int fd;				/* the listener or LXC connection; -1 once gone */
 	unsigned long nr;		/* ours, for messages */
 	char id[64];			/* state.id, for messages */
-	long pid;			/* the state's pid */
+	long pid;			/* the state's pid (LXC: the peer's) */
+	/*
+	 * LXC: who the connection is for (from its first message; later ones
+	 * must agree), the prefix of our log lines about it, and the request
+	 * being answered: its header and notification go back with the
+	 * answer.  We hold the request's descriptors only while deciding.
+	 */
+	char tag[900];			/* "" for OCI (esc() makes <= 803 bytes) */
+	int known;
+	struct lxc_proxy_msg hdr;
+	char *cookie;			/* the first message's, NUL-terminated */
+	struct seccomp_notif *notif;	/* sizes.seccomp_notif bytes */
+	int lsnfd;			/* the listener, if LXC sent it; else -1 */
+	int pending;			/* a request is not answered yet */
+	struct timespec answer_by;	/* ... and LXC_ANSWER_MS after it came */
 	/* the mount in progress (busy) */
 	int busy;
 	pid_t helper;
@@ -536,10 +621,12 @@ static void conn_done(struct conn *c)
 		close(fd);
 		return;
 	}
+	ct->front = F_OCI;
 	ct->fd = fd;
 	ct->nr = ++ctr_serial;
 	ct->pid = st.pid;
 	ct->pipe = -1;
+	ct->lsnfd = -1;
 	snprintf(ct->id, sizeof(ct->id), "%s", esc(st.id[0] ? st.id : "?"));
 	ctrs[nctrs++] = ct;
 	if (verbose)
@@ -623,26 +710,41 @@ static void conn_read(struct conn *c)
 	}
 }
 
-static void accept_conn(int lfd)
+/*
+ * A connection on listening socket @lfd, from root or our own user (the
+ * socket is mode 0600, but may be reached through a descriptor): the
+ * descriptor (non-blocking) and @cred, or -1.
+ */
+static int accept_ours(int lfd, struct ucred *cred)
 {
-	struct ucred cred;
-	socklen_t sl = sizeof(cred);
-	int fd, i;
+	socklen_t sl = sizeof(*cred);
+	int fd;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			say("accept: %m");
-		return;
+		return -1;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &sl) ||
+	    (cred->uid != 0 && cred->uid != geteuid())) {
 		say("refused a connection from uid %d (pid %d): not ours",
-		    sl == sizeof(cred) ? (int)cred.uid : -1,
-		    sl == sizeof(cred) ? (int)cred.pid : -1);
+		    sl == sizeof(*cred) ? (int)cred->uid : -1,
+		    sl == sizeof(*cred) ? (int)cred->pid : -1);
 		close(fd);
-		return;
+		return -1;
 	}
+	return fd;
+}
+
+static void accept_conn(int lfd)
+{
+	struct ucred cred;
+	int fd, i;
+
+	fd = accept_ours(lfd, &cred);
+	if (fd < 0)
+		return;
 	for (i = 0; i < MAX_CONNS && conns[i].fd >= 0; i++)
 		;
 	if (i == MAX_CONNS) {
@@ -662,8 +764,12 @@ static void ctr_reap(void)
 
 	for (i = j = 0; i < nctrs; i++) {
 		if (ctrs[i]->fd < 0 && !ctrs[i]->busy) {
-			if (verbose)
+			if (verbose && ctrs[i]->front == F_OCI)
 				say("container %s (pid %ld): gone", ctrs[i]->id, ctrs[i]->pid);
+			else if (verbose)
+				say("%sconnection closed", ctrs[i]->tag);
+			free(ctrs[i]->cookie);
+			free(ctrs[i]->notif);
 			free(ctrs[i]);
 			continue;
 		}
@@ -674,15 +780,25 @@ static void ctr_reap(void)
 
 /* ------------------------------------------------------------ answers */
 
-/* Answer notification @id on @fd: -errno, 0, or continue (@cont). */
-static void answer(int fd, __u64 id, int err, int cont)
+static void lxc_send_answer(struct ctr *c);
+
+/*
+ * Answer notification @id of @c: -errno, 0, or continue (@cont).  To an
+ * OCI container's listener directly; to LXC as the reply to its message
+ * (LXC hands resp to the kernel as it is, flags and all).
+ */
+static void answer(struct ctr *c, __u64 id, int err, int cont)
 {
 	memset(resp, 0, sizes.seccomp_notif_resp);
 	resp->id = id;
 	resp->error = cont ? 0 : -err;
 	resp->val = 0;
 	resp->flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) && (verbose || errno != ENOENT))
+	if (c->front == F_LXC) {
+		lxc_send_answer(c);
+		return;
+	}
+	if (ioctl(c->fd, SECCOMP_IOCTL_NOTIF_SEND, resp) && (verbose || errno != ENOENT))
 		say("answering notification %llu: %m%s", (unsigned long long)id,
 		    errno == ENOENT ? " (the caller is gone)" : "");
 }
@@ -756,6 +872,48 @@ static int read_cstr(int memfd, unsigned long addr, char *buf, size_t len)
 static int notif_valid(int fd, __u64 id)
 {
 	return !ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+}
+
+/*
+ * Notification req of @c is still pending: what we read through @procfd
+ * and the caller's memory was the caller's while it was in the call.
+ *
+ * LXC 5 sends the listener along, so we ask the kernel as for OCI.  LXC 4
+ * does not, and then all we know is that the task behind @procfd lives.
+ * That is enough for safety, not for freshness: everything about the
+ * caller (its memory, root, cwd, namespaces, status) is reached through
+ * the /proc/PID directory and /proc/PID/mem that LXC opened while the
+ * notification was valid (it checked ID_VALID after opening them), never
+ * through its pid, and lookups below the directory of a task that has died
+ * fail instead of reaching a process that got the pid since.  A caller that
+ * left the call (a signal) and made another one is decided on what it
+ * asks now, by its own rights, which is what its next call would get; the
+ * kernel drops our answer to the stale notification.
+ */
+static int still_pending(struct ctr *c, int procfd)
+{
+	int fd;
+
+	if (c->front == F_OCI)
+		return notif_valid(c->fd, req->id);
+	if (c->lsnfd >= 0)
+		return notif_valid(c->lsnfd, req->id);
+	fd = openat(procfd, "stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/*
+ * The caller of req left its mount(2) before we decided: the kernel has
+ * dropped the notification.  A listener wants no answer; LXC waits for
+ * one (the kernel refuses it with ENOENT, which LXC logs).
+ */
+static void dropped(struct ctr *c)
+{
+	if (c->front == F_LXC)
+		answer(c, req->id, ENOENT, 0);
 }
 
 /* The effective capabilities of the caller, from its status. */
@@ -1145,16 +1303,16 @@ static void refuse(struct ctr *c, struct mreq *m, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	say("pid %d: refused mount of %s on %s type %s: %s (%s)", m->pid,
+	say("%spid %d: refused mount of %s on %s type %s: %s (%s)", c->tag, m->pid,
 	    esc(m->src), esc(m->tgt), esc(m->type), why, errname(err));
-	answer(c->fd, req->id, err, 0);
+	answer(c, req->id, err, 0);
 }
 
 static void cont(struct ctr *c, const char *why)
 {
 	if (verbose)
-		say("pid %d: mount(2) continued: %s", req->pid, why);
-	answer(c->fd, req->id, 0, 1);
+		say("%spid %d: mount(2) continued: %s", c->tag, req->pid, why);
+	answer(c, req->id, 0, 1);
 }
 
 /* Start the helper for @m; the answer comes when it reports. */
@@ -1211,24 +1369,26 @@ static void helper_done(struct ctr *c)
 	c->pipe = -1;
 	waitpid(c->helper, &status, 0);
 	if (!rep.err)
-		say("pid %d: mounted %s (flags 0x%lx, nosuid and nodev forced and locked)",
-		    c->caller, c->what ? c->what : "?", c->flags);
+		say("%spid %d: mounted %s (flags 0x%lx, nosuid and nodev forced and locked)",
+		    c->tag, c->caller, c->what ? c->what : "?", c->flags);
 	else
-		say("pid %d: mount of %s failed: %s (%s)", c->caller,
+		say("%spid %d: mount of %s failed: %s (%s)", c->tag, c->caller,
 		    c->what ? c->what : "?", rep.step, errname(rep.err));
 	if (c->fd >= 0)
-		answer(c->fd, c->notif_id, rep.err, 0);
+		answer(c, c->notif_id, rep.err, 0);
 	free(c->what);
 	c->what = NULL;
 	c->busy = 0;
 }
 
 /*
- * Decide mount(2) notification @n of container @c: answer it, or start a
+ * Decide mount(2) notification req of container @c: answer it, or start a
  * helper (then @c is busy until it reports; its other calls wait in the
- * kernel meanwhile).
+ * kernel, or in LXC's monitor, meanwhile).  @procfd and @memfd are the
+ * caller's /proc/PID directory and memory if the front end has them (LXC),
+ * else -1 and we open them; they are ours to close.
  */
-static void decide_mount(struct ctr *c)
+static void decide_mount(struct ctr *c, int procfd, int memfd)
 {
 	const struct seccomp_data *d = &req->data;
 	struct mreq *m = &mr;
@@ -1241,6 +1401,8 @@ static void decide_mount(struct ctr *c)
 	memset(m, 0, offsetof(struct mreq, src));
 	m->procfd = m->memfd = m->rootfd = m->cwdfd = m->mntnsfd = -1;
 	m->nodefd = m->devfd = -1;
+	m->procfd = procfd;
+	m->memfd = memfd;
 	m->src[0] = m->tgt[0] = m->type[0] = 0;
 	m->has_data = 0;
 	m->pid = req->pid;
@@ -1248,22 +1410,29 @@ static void decide_mount(struct ctr *c)
 
 	if (m->flags & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |
 			MS_SLAVE | MS_UNBINDABLE)) {
+		mreq_close(m);
 		cont(c, "remount, bind, move or propagation change");
 		return;
 	}
 	if (!m->pid) {
-		answer(c->fd, req->id, EPERM, 0);
-		say("refused a mount(2) of a task outside our pid namespace");
+		mreq_close(m);
+		answer(c, req->id, EPERM, 0);
+		say("%srefused a mount(2) of a task outside our pid namespace", c->tag);
 		return;
 	}
-	snprintf(p, sizeof(p), "/proc/%d", m->pid);
-	m->procfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (m->procfd >= 0)
-		m->memfd = openat(m->procfd, "mem", O_RDONLY | O_CLOEXEC);
+	if (m->procfd < 0) {
+		snprintf(p, sizeof(p), "/proc/%d", m->pid);
+		m->procfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (m->procfd >= 0)
+			m->memfd = openat(m->procfd, "mem", O_RDONLY | O_CLOEXEC);
+	}
 	if (m->memfd < 0) {
-		if (notif_valid(c->fd, req->id))
+		r = errno;
+		if (still_pending(c, m->procfd))
 			refuse(c, m, EPERM, "cannot read the caller's memory: %s",
-			       strerror(errno));
+			       strerror(r));
+		else
+			dropped(c);
 		goto out;
 	}
 	r = d->args[2] ? read_cstr(m->memfd, d->args[2], m->type, sizeof(m->type)) : -EFAULT;
@@ -1283,8 +1452,10 @@ static void decide_mount(struct ctr *c)
 			r = -EINVAL;
 	}
 	/* The strings were the caller's if it is still in the call. */
-	if (!notif_valid(c->fd, req->id))
+	if (!still_pending(c, m->procfd)) {
+		dropped(c);
 		goto out;
+	}
 	if (r) {
 		refuse(c, m, -r, "cannot read the arguments");
 		goto out;
@@ -1371,14 +1542,35 @@ static void decide_mount(struct ctr *c)
 		goto out;
 	}
 	m->rdev = st.st_rdev;
-	if (!notif_valid(c->fd, req->id))
+	if (!still_pending(c, m->procfd)) {
+		dropped(c);
 		goto out;
+	}
 	start_helper(c, m);
 out:
 	mreq_close(m);
 }
 
-/* A notification on @c's listener. */
+/*
+ * Notification req of @c, whichever front end it came through (@procfd,
+ * @memfd: as for decide_mount()).
+ */
+static void decide(struct ctr *c, int procfd, int memfd)
+{
+	if (req->data.arch != AUDIT_ARCH_X86_64 || req->data.nr != SYS_mount) {
+		if (procfd >= 0)
+			close(procfd);
+		if (memfd >= 0)
+			close(memfd);
+		say("%spid %d: refused system call %d (arch 0x%x): only x86_64 mount(2) is handled",
+		    c->tag, req->pid, req->data.nr, req->data.arch);
+		answer(c, req->id, EPERM, 0);
+		return;
+	}
+	decide_mount(c, procfd, memfd);
+}
+
+/* A notification on @c's listener (OCI). */
 static void handle_notif(struct ctr *c)
 {
 	memset(req, 0, sizes.seccomp_notif);
@@ -1387,13 +1579,290 @@ static void handle_notif(struct ctr *c)
 			say("container %s: receiving a notification: %m", c->id);
 		return;
 	}
-	if (req->data.arch != AUDIT_ARCH_X86_64 || req->data.nr != SYS_mount) {
-		say("pid %d: refused system call %d (arch 0x%x): only x86_64 mount(2) is handled",
-		    req->pid, req->data.nr, req->data.arch);
-		answer(c->fd, req->id, EPERM, 0);
+	decide(c, -1, -1);
+}
+
+/* ------------------------------------------------------------ LXC */
+
+/*
+ * LXC's seccomp notify proxy protocol (src/lxc/seccomp.c of LXC:
+ * lxc_seccomp_setup_proxy(), seccomp_notify_handler()).  The container's
+ * monitor holds the listener.  At the container's start it connects to us
+ * (SOCK_SEQPACKET, 30 s send and receive timeouts) and keeps the connection;
+ * for each notification it opens /proc/PID and /proc/PID/mem of the caller,
+ * checks that the notification is still valid (so both are the caller's),
+ * and sends one message:
+ *
+ *	struct lxc_proxy_msg, the struct seccomp_notif, a struct
+ *	seccomp_notif_resp (sizes as in the header), the cookie
+ *	(cookie_len bytes, no NUL); SCM_RIGHTS: /proc/PID, /proc/PID/mem,
+ *	and, since LXC 5, the listener.
+ *
+ * It then waits for one message of exactly the header, notification and
+ * response (no cookie), takes the response as it is (resp.id must be the
+ * notification's), and hands it to the kernel; for anything else (a short
+ * message, a closed connection, no answer within 30 s) it answers ENOSYS
+ * itself.  It sends the next notification only after that, so there is at
+ * most one request on a connection, and while we mount (the helper), we
+ * simply do not read it.
+ */
+
+static char *lxc_buf;				/* one message */
+static size_t lxc_bufsz;
+
+/* @c's connection is done with: LXC reconnects for its next notification. */
+static void ctr_close(struct ctr *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->lsnfd >= 0)
+		close(c->lsnfd);
+	c->lsnfd = -1;
+	c->pending = 0;
+}
+
+/* The reply to @c's request: its header and notification, and resp. */
+static void lxc_send_answer(struct ctr *c)
+{
+	struct iovec iov[3] = {
+		{ &c->hdr, sizeof(c->hdr) },
+		{ c->notif, c->hdr.sizes.seccomp_notif },
+		{ resp, c->hdr.sizes.seccomp_notif_resp },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+	size_t len = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+	ssize_t n;
+
+	if (c->fd < 0 || !c->pending)
+		return;
+	c->pending = 0;
+	if (!ms_until(&c->answer_by)) {
+		say("%spid %d: the answer (%s) came too late for LXC, which waits 30 s: closing the connection",
+		    c->tag, (int)c->notif->pid,
+		    resp->flags ? "continue" : resp->error ? errname(-resp->error) : "0");
+		ctr_close(c);
 		return;
 	}
-	decide_mount(c);
+	c->hdr.reserved = 0;
+	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		say("%sanswering: %s: closing the connection", c->tag,
+		    n < 0 ? strerror(errno) : "short send");
+		ctr_close(c);
+	}
+}
+
+/* Is @fd what LXC says it is: a /proc/PID directory (@dir) or /proc/PID/mem? */
+static int lxc_proc_fd(int fd, int dir)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstat(fd, &st) || fstatfs(fd, &sfs) || sfs.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	return dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+/* Check the message of @n bytes in lxc_buf with @nfds descriptors @fds. */
+static const char *lxc_check(struct ctr *c, ssize_t n, const int *fds, int nfds,
+			     struct lxc_proxy_msg *hdr)
+{
+	static char why[160];
+	size_t base = sizeof(*hdr) + ksizes.seccomp_notif + ksizes.seccomp_notif_resp;
+	const char *cookie;
+
+	if ((size_t)n < sizeof(*hdr)) {
+		snprintf(why, sizeof(why), "%zd bytes, shorter than its header", n);
+		return why;
+	}
+	memcpy(hdr, lxc_buf, sizeof(*hdr));
+	if (hdr->reserved)
+		return "the reserved field is not 0";
+	if (hdr->sizes.seccomp_notif != ksizes.seccomp_notif ||
+	    hdr->sizes.seccomp_notif_resp != ksizes.seccomp_notif_resp ||
+	    hdr->sizes.seccomp_data != ksizes.seccomp_data) {
+		snprintf(why, sizeof(why), "structure sizes %u, %u, %u, not the kernel's %u, %u, %u",
+			 hdr->sizes.seccomp_notif, hdr->sizes.seccomp_notif_resp,
+			 hdr->sizes.seccomp_data, ksizes.seccomp_notif,
+			 ksizes.seccomp_notif_resp, ksizes.seccomp_data);
+		return why;
+	}
+	if (hdr->cookie_len > LXC_COOKIE_MAX) {
+		snprintf(why, sizeof(why), "a cookie of %llu bytes (at most %d)",
+			 (unsigned long long)hdr->cookie_len, LXC_COOKIE_MAX);
+		return why;
+	}
+	if ((size_t)n != base + hdr->cookie_len) {
+		snprintf(why, sizeof(why), "%zd bytes, want %zu", n,
+			 base + (size_t)hdr->cookie_len);
+		return why;
+	}
+	cookie = lxc_buf + base;
+	if (memchr(cookie, 0, hdr->cookie_len))
+		return "a NUL byte in the cookie";
+	if (nfds != 2 && nfds != 3) {
+		snprintf(why, sizeof(why), "%d descriptors, want 2 or 3", nfds);
+		return why;
+	}
+	if (!lxc_proc_fd(fds[0], 1) || !lxc_proc_fd(fds[1], 0))
+		return "the descriptors are not a /proc/PID directory and its mem";
+	if (nfds == 3 && !is_listener(fds[2]))
+		return "the third descriptor is not a seccomp listener";
+	/* One connection, one container: its first message says which. */
+	if (c->known && (hdr->monitor_pid != c->hdr.monitor_pid ||
+			 hdr->init_pid != c->hdr.init_pid ||
+			 hdr->cookie_len != strlen(c->cookie) ||
+			 memcmp(cookie, c->cookie, hdr->cookie_len)))
+		return "another container (monitor, init or cookie) than the connection's first message";
+	return NULL;
+}
+
+/*
+ * A message (or the end) on LXC connection @c.  Anything wrong with it
+ * closes the connection: LXC answers that notification ENOSYS itself and
+ * connects again for its next one.
+ */
+static void lxc_read(struct ctr *c)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * MAX_RIGHTS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct lxc_proxy_msg hdr;
+	struct cmsghdr *cm;
+	struct msghdr mh;
+	struct iovec iov;
+	int fds[MAX_RIGHTS], nfds = 0, k;
+	const char *why;
+	ssize_t n;
+
+	iov.iov_base = lxc_buf;
+	iov.iov_len = lxc_bufsz;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	/* (MSG_TRUNC: the length of the message, also of one too long) */
+	n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		say("%sreceiving: %m: closing the connection", c->tag);
+		ctr_close(c);
+		return;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		int cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			if (nfds < MAX_RIGHTS)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (!n && !nfds) {
+		/* LXC's monitor closed it: the container stopped. */
+		ctr_close(c);
+		return;
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		why = "too many descriptors";
+	else
+		why = lxc_check(c, n, fds, nfds, &hdr);
+	if (why) {
+		say("%srefused a message of LXC (%zd bytes, %d descriptors): %s: closing the connection",
+		    c->tag, n, nfds, why);
+		for (k = 0; k < nfds; k++)
+			close(fds[k]);
+		ctr_close(c);
+		return;
+	}
+	if (!c->known) {
+		size_t base = sizeof(hdr) + ksizes.seccomp_notif + ksizes.seccomp_notif_resp;
+
+		c->cookie = strndup(lxc_buf + base, hdr.cookie_len);
+		if (!c->cookie) {
+			say("out of memory");
+			for (k = 0; k < nfds; k++)
+				close(fds[k]);
+			ctr_close(c);
+			return;
+		}
+		c->known = 1;
+		if (hdr.cookie_len)
+			snprintf(c->tag, sizeof(c->tag), "lxc (monitor %d, init %d, cookie %s): ",
+				 (int)hdr.monitor_pid, (int)hdr.init_pid, esc(c->cookie));
+		else
+			snprintf(c->tag, sizeof(c->tag), "lxc (monitor %d, init %d): ",
+				 (int)hdr.monitor_pid, (int)hdr.init_pid);
+		if (verbose)
+			say("%sserving its mount(2) calls (LXC %s the listener)", c->tag,
+			    nfds == 3 ? "sends" : "does not send");
+	}
+	c->hdr = hdr;
+	memcpy(c->notif, lxc_buf + sizeof(hdr), ksizes.seccomp_notif);
+	memset(req, 0, sizes.seccomp_notif);
+	memcpy(req, lxc_buf + sizeof(hdr), ksizes.seccomp_notif);
+	c->lsnfd = nfds == 3 ? fds[2] : -1;
+	c->pending = 1;
+	c->answer_by = now_plus(LXC_ANSWER_MS);
+	decide(c, fds[0], fds[1]);
+	if (c->lsnfd >= 0)
+		close(c->lsnfd);
+	c->lsnfd = -1;
+	if (c->pending && !c->busy) {
+		/* (every way through decide() answers or starts a helper) */
+		say("%spid %d: no answer was given: EPERM", c->tag, (int)req->pid);
+		answer(c, req->id, EPERM, 0);
+	}
+}
+
+/* An LXC monitor connects (on -x): a container, until it closes. */
+static void lxc_accept(int lfd)
+{
+	struct ucred cred;
+	struct ctr *ct, **n;
+	int fd;
+
+	fd = accept_ours(lfd, &cred);
+	if (fd < 0)
+		return;
+	if (nctrs >= MAX_CONTAINERS) {
+		say("refused a connection of LXC (pid %d): too many containers", (int)cred.pid);
+		close(fd);
+		return;
+	}
+	ct = calloc(1, sizeof(*ct));
+	n = ct ? reallocarray(ctrs, nctrs + 1, sizeof(*ctrs)) : NULL;
+	if (n)
+		ctrs = n;
+	if (!ct || !n || !(ct->notif = calloc(1, sizes.seccomp_notif))) {
+		say("out of memory");
+		free(ct);
+		close(fd);
+		return;
+	}
+	ct->front = F_LXC;
+	ct->fd = fd;
+	ct->nr = ++ctr_serial;
+	ct->pid = cred.pid;
+	ct->pipe = -1;
+	ct->lsnfd = -1;
+	snprintf(ct->id, sizeof(ct->id), "lxc-%lu", ct->nr);
+	snprintf(ct->tag, sizeof(ct->tag), "lxc (connection %lu, pid %d): ", ct->nr,
+		 (int)cred.pid);
+	ctrs[nctrs++] = ct;
+	if (verbose)
+		say("%sconnected", ct->tag);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -1442,7 +1911,8 @@ static void parse_instance(const char *path)
 		die("bad -i '%s': the instance cannot be the root", path);
 }
 
-static int listen_on(const char *path)
+/* Listen on UNIX socket @path of @type (SOCK_STREAM, SOCK_SEQPACKET). */
+static int listen_on(const char *path, int type)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -1455,15 +1925,18 @@ static int listen_on(const char *path)
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode))
 			die("%s exists and is not a socket", path);
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		probe = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa)))
 			die("%s: another supervisor listens there", path);
+		if (probe >= 0 && errno == EPROTOTYPE)
+			die("%s: another program listens there (on a socket of another type)",
+			    path);
 		if (probe >= 0)
 			close(probe);
 		if (unlink(path))
 			die("removing the stale socket %s: %m", path);
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		die("socket: %m");
 	old = umask(0077);
@@ -1477,14 +1950,14 @@ static int listen_on(const char *path)
 
 /* ------------------------------------------------------------ main */
 
-enum { P_SIG, P_LISTEN, P_CONN, P_CTR, P_HELPER };
+enum { P_SIG, P_LISTEN, P_LXC_LISTEN, P_CONN, P_CTR, P_HELPER };
 
 int main(int argc, char **argv)
 {
 	struct pollfd *pfd = NULL;
 	int *tag = NULL, *idx = NULL;
 	const char *type_list = DEFAULT_TYPES;
-	int c, lfd, sfd, stop = 0, i, n, cap = 0;
+	int c, lfd = -1, xfd = -1, sfd, stop = 0, i, n, cap = 0;
 	sigset_t sigs;
 
 	strcpy(inst_path, DEFAULT_INSTANCE);
@@ -1493,10 +1966,13 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		}
-	while ((c = getopt(argc, argv, "s:i:t:vh")) != -1) {
+	while ((c = getopt(argc, argv, "s:x:i:t:vh")) != -1) {
 		switch (c) {
 		case 's':
 			sock_path = optarg;
+			break;
+		case 'x':
+			lxc_path = optarg;
 			break;
 		case 'i':
 			parse_instance(optarg);
@@ -1514,20 +1990,26 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc || !sock_path)
+	if (optind != argc || (!sock_path && !lxc_path))
 		goto usage;
+	if (sock_path && lxc_path && !strcmp(sock_path, lxc_path))
+		die("-s and -x name the same socket %s", sock_path);
 	parse_types(type_list);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))
 		die("seccomp(SECCOMP_GET_NOTIF_SIZES): %m (a kernel without seccomp user notifications?)");
+	ksizes = sizes;
 	if (sizes.seccomp_notif < sizeof(struct seccomp_notif))
 		sizes.seccomp_notif = sizeof(struct seccomp_notif);
 	if (sizes.seccomp_notif_resp < sizeof(struct seccomp_notif_resp))
 		sizes.seccomp_notif_resp = sizeof(struct seccomp_notif_resp);
 	req = calloc(1, sizes.seccomp_notif);
 	resp = calloc(1, sizes.seccomp_notif_resp);
-	if (!req || !resp)
+	lxc_bufsz = sizeof(struct lxc_proxy_msg) + ksizes.seccomp_notif +
+		    ksizes.seccomp_notif_resp + LXC_COOKIE_MAX;
+	lxc_buf = malloc(lxc_bufsz);
+	if (!req || !resp || !lxc_buf)
 		die("out of memory");
 	supervisor = getpid();
 	if (stat("/proc/self/ns/user", &own_userns))
@@ -1539,14 +2021,21 @@ int main(int argc, char **argv)
 		die("signalfd: %m");
 	for (i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
-	lfd = listen_on(sock_path);
-	say("listening on %s (instance %s, types %s)", sock_path, inst_path, type_list);
+	if (sock_path) {
+		lfd = listen_on(sock_path, SOCK_STREAM);
+		say("listening on %s (instance %s, types %s)", sock_path, inst_path, type_list);
+	}
+	if (lxc_path) {
+		xfd = listen_on(lxc_path, SOCK_SEQPACKET);
+		say("listening for LXC on %s (instance %s, types %s)", lxc_path, inst_path,
+		    type_list);
+	}
 
 	while (!stop) {
 		long timeout = -1;
 
-		if (cap < 2 + MAX_CONNS + 2 * nctrs) {
-			cap = 2 + MAX_CONNS + 2 * nctrs + 16;
+		if (cap < 3 + MAX_CONNS + 2 * nctrs) {
+			cap = 3 + MAX_CONNS + 2 * nctrs + 16;
 			pfd = reallocarray(pfd, cap, sizeof(*pfd));
 			tag = reallocarray(tag, cap, sizeof(*tag));
 			idx = reallocarray(idx, cap, sizeof(*idx));
@@ -1556,8 +2045,14 @@ int main(int argc, char **argv)
 		n = 0;
 		pfd[n] = (struct pollfd){ sfd, POLLIN, 0 };
 		tag[n++] = P_SIG;
-		pfd[n] = (struct pollfd){ lfd, POLLIN, 0 };
-		tag[n++] = P_LISTEN;
+		if (lfd >= 0) {
+			pfd[n] = (struct pollfd){ lfd, POLLIN, 0 };
+			tag[n++] = P_LISTEN;
+		}
+		if (xfd >= 0) {
+			pfd[n] = (struct pollfd){ xfd, POLLIN, 0 };
+			tag[n++] = P_LXC_LISTEN;
+		}
 		for (i = 0; i < MAX_CONNS; i++) {
 			long ms;
 
@@ -1577,7 +2072,7 @@ int main(int argc, char **argv)
 			idx[n++] = i;
 		}
 		for (i = 0; i < nctrs; i++) {
-			/* A busy container's calls wait in the kernel. */
+			/* A busy container's calls wait in the kernel (or LXC). */
 			if (ctrs[i]->fd >= 0 && !ctrs[i]->busy) {
 				pfd[n] = (struct pollfd){ ctrs[i]->fd, POLLIN, 0 };
 				tag[n] = P_CTR;
@@ -1606,12 +2101,17 @@ int main(int argc, char **argv)
 			case P_LISTEN:
 				accept_conn(lfd);
 				break;
+			case P_LXC_LISTEN:
+				lxc_accept(xfd);
+				break;
 			case P_CONN:
 				conn_read(&conns[idx[i]]);
 				break;
 			case P_CTR:
 				ct = ctrs[idx[i]];
-				if (pfd[i].revents & POLLIN)
+				if (ct->front == F_LXC)
+					lxc_read(ct);	/* a message, EOF or an error */
+				else if (pfd[i].revents & POLLIN)
 					handle_notif(ct);
 				else if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 					close(ct->fd);
@@ -1626,10 +2126,14 @@ int main(int argc, char **argv)
 		ctr_reap();
 	}
 	say("stopping");
-	unlink(sock_path);
+	if (sock_path)
+		unlink(sock_path);
+	if (lxc_path)
+		unlink(lxc_path);
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s -s SOCKET [-i INSTANCE_DIR] [-t TYPES] [-v]\n"
+	fprintf(stderr, "usage: %s [-s SOCKET] [-x LXC_SOCKET] [-i INSTANCE_DIR] [-t TYPES] [-v]\n"
+		"       (at least one of -s and -x)\n"
 		"       %s -h\n", PROG, PROG);
 	return 1;
 }

@@ -47,9 +47,10 @@ LX=(-P "$LXCP" -n "$CT")
 
 # ------------------------------------------------------------ make install
 # As a user installs it, under a PREFIX of our own: the include names the
-# installed hook and linker.
+# installed hook and linker.  (-o userspace: what make check built, never
+# rebuilt here, on a read-only project)
 chmod 755 "$SCRATCH"
-make -s -C "$PROJECT" install PREFIX="$SCRATCH/usr" >install.log 2>&1 ||
+make -s -C "$PROJECT" -o userspace install PREFIX="$SCRATCH/usr" >install.log 2>&1 ||
 	{ print_file install.log; fail "make install PREFIX=$SCRATCH/usr"; }
 INC=$SCRATCH/usr/share/loopfs/lxc/loopfs.conf
 HOOK=$SCRATCH/usr/libexec/loopfs/loopfs-oci-hook
