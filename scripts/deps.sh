@@ -5,8 +5,9 @@ pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
       rsync gcc make git crun python3)
 # The container managers the end-to-end tests run, without what they
-# recommend (bridges, dnsmasq, lxcfs, templates: not used here).
-bare=(runc lxc)
+# recommend (bridges, dnsmasq, lxcfs, templates: not used here), but with
+# uidmap (newuidmap, which LXC uses when it is there).
+bare=(runc lxc uidmap)
 not_installed() {
 	local p st
 	for p in "$@"; do

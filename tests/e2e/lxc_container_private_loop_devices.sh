@@ -26,17 +26,32 @@
 #     not list the container's device;
 #   - lxc-stop -k: the container's device goes with it (it was bound), and
 #     its linker too;
+#   - the final mount through LXC's seccomp notify proxy
+#     (lxc.seccomp.notify.proxy, a profile with "mount notify", a cookie)
+#     and loopfs-mountd -x: unmodified `mount /dev/loopNp1 /tmp/mnt` mounts
+#     the container's ext4 nosuid,nodev (locked), a file written reads
+#     back, umount; a target whose parent mount is shared (LXC's are) is
+#     refused with EINVAL until the container makes it private; refused:
+#     the host's loop device through a symlink (ENOENT), a /proc magic link
+#     (ELOOP), a relative source (EINVAL), a remount that drops
+#     nosuid,nodev (EPERM); a type not in -t and a bind mount are left to
+#     the kernel (squashfs fails, the bind works); /dev/null works (the
+#     include adds no device rule);
 #   - on the host, through a read-only losetup -P of the container's image:
-#     e2fsck -fn and fsck.vfat -n are clean, the container's file and raw
-#     data are there.
+#     e2fsck -fn and fsck.vfat -n are clean, the container's files (the one
+#     written with debugfs, the one written through the mount) and raw data
+#     are there; loopfs-mountd's log names the container by its cookie, its
+#     mount and its refusals, and the connection's end.
 . "$(dirname "$0")/../lib.sh"
 
 require_root
-require_cmds lxc-start lxc-attach lxc-stop lxc-info lxc-wait make losetup sfdisk \
+require_cmds lxc-start lxc-attach lxc-stop lxc-info lxc-wait make losetup sfdisk mount \
 	blockdev mkfs.ext4 mkfs.vfat debugfs e2fsck fsck.vfat cmp dd truncate
 require_loopfs
 [ -x "$PROJECT/build/userspace/loopfs-oci-hook" ] ||
 	fail "no $PROJECT/build/userspace/loopfs-oci-hook (make userspace)"
+MC=$PROJECT/build/tools/mountcall
+[ -x "$MC" ] || fail "no $MC"
 
 CT=lfs-lxc
 HOSTID=400000
@@ -44,6 +59,8 @@ LXCP=$SCRATCH/lxc
 R=$SCRATCH/rootfs
 LOG=$SCRATCH/lxc.log
 LX=(-P "$LXCP" -n "$CT")
+MLOG=$SCRATCH/mountd.log
+XSOCK=$SCRATCH/mountd-lxc.sock
 
 # ------------------------------------------------------------ make install
 # As a user installs it, under a PREFIX of our own: the include names the
@@ -57,6 +74,13 @@ HOOK=$SCRATCH/usr/libexec/loopfs/loopfs-oci-hook
 file_has "$INC" "lxc.hook.autodev = $HOOK --lxc -l $SCRATCH/usr/bin/loopfs-link" ||
 	{ print_file "$INC"; fail "the installed include does not name the installed hook and linker"; }
 ok "make install PREFIX=$SCRATCH/usr: $INC names the installed hook and linker"
+
+MOUNTD=$SCRATCH/usr/bin/loopfs-mountd
+"$MOUNTD" -v -x "$XSOCK" -i /dev/loopfs -t ext4,vfat 2>"$MLOG" &
+mpid=$!
+defer kill "$mpid"
+wait_until 30 test -S "$XSOCK" || { print_file "$MLOG"; fail "loopfs-mountd -x did not start"; }
+ok "loopfs-mountd -x $XSOCK (LXC's seccomp notify proxy)"
 
 # ---------------------------------------------- the hook's LXC mode, bad input
 mkdir -p bad/dev
@@ -86,6 +110,14 @@ hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
 defer losetup -d "$hdev"
 hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
 
+# LXC maps ids with the setuid newuidmap when there is one, which wants
+# the range in /etc/subuid and /etc/subgid, as a user gives it
+for f in subuid subgid; do
+	echo "root:$HOSTID:65536" >"$f" && mount --bind "$SCRATCH/$f" "/etc/$f" ||
+		fail "binding /etc/$f"
+	defer umount "/etc/$f"
+done
+
 # The root: empty directories, the host's /usr, /etc and the project
 # (read-only binds, from the config), a directory of the container's at /ct
 mkdir -p "$R"/{usr,etc,proc,sys,dev,tmp,ct,project} "$LXCP/$CT" ||
@@ -97,7 +129,15 @@ mkdir -p ct && echo "$hn" >ct/host-num && chown -R "$HOSTID:$HOSTID" ct ||
 	fail "the container's directory"
 
 # The container's config, as a user writes it for an unprivileged
-# container: Debian's common and userns includes, then loopfs' as installed.
+# container: Debian's common and userns includes, then loopfs' as installed;
+# the seccomp profile is Debian's common one plus mount (notify) and fsopen
+# (ENOSYS, for a libmount that would use it), and the proxy is loopfs-mountd.
+# (common.seccomp ends in its [all] section)
+{
+	cat /usr/share/lxc/config/common.seccomp
+	echo "mount notify"
+	echo "fsopen errno 38"
+} >lxc.seccomp || fail "writing lxc.seccomp"
 cat >"$LXCP/$CT/config" <<EOF || fail "writing the config"
 lxc.include = /usr/share/lxc/config/common.conf
 lxc.include = /usr/share/lxc/config/userns.conf
@@ -115,6 +155,9 @@ lxc.mount.entry = $PROJECT project none bind,ro 0 0
 lxc.mount.entry = $SCRATCH/ct ct none bind 0 0
 lxc.mount.entry = tmpfs tmp tmpfs nosuid,nodev,size=16m 0 0
 lxc.init.cmd = /usr/bin/sleep 1000000
+lxc.seccomp.profile = $SCRATCH/lxc.seccomp
+lxc.seccomp.notify.proxy = unix:$XSOCK
+lxc.seccomp.notify.cookie = $CT
 lxc.include = $INC
 EOF
 
@@ -173,6 +216,8 @@ for f in /dev/* /dev/.[!.]*; do
 	fi
 done
 ok "[$me] no block node in /dev outside the instance"
+echo x >/dev/null || fail "[$me] cannot write /dev/null"
+ok "[$me] /dev/null works (no device rule of ours in the way)"
 hn=$(cat /ct/host-num)
 assert_exists "/sys/block/loop$hn" "[$me] the host's loop$hn is listed in our sysfs"
 assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
@@ -199,7 +244,10 @@ line=$(losetup -l -n --raw -O NAME,BACK-FILE) || fail "[$me] losetup -l"
 ok "[$me] losetup -l lists /dev/loop$n /ct/disk.img"
 echo "$n" >/ct/num
 
-mkfs.ext4 -q -L lxc-ext4 "/dev/loop${n}p1" 16M || fail "[$me] mkfs.ext4 /dev/loop${n}p1"
+# (root_owner: the final mount is not idmapped, the ids on disk are the
+# host's, and our root is host uid 400000)
+mkfs.ext4 -q -L lxc-ext4 -E root_owner=400000:400000 "/dev/loop${n}p1" 16M ||
+	fail "[$me] mkfs.ext4 /dev/loop${n}p1"
 mkfs.vfat -n LXCFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
 	{ print_file mkfs.vfat.log; fail "[$me] mkfs.vfat /dev/loop${n}p2"; }
 ok "[$me] mkfs.ext4 on /dev/loop${n}p1, mkfs.vfat on /dev/loop${n}p2"
@@ -217,6 +265,34 @@ for i in 1 2; do
 		fail "[$me] raw data of /dev/loop${n}p$i does not read back"
 done
 ok "[$me] 1 MiB behind each file system written with dd reads back (direct I/O)"
+
+# The final mount, by loopfs-mountd through LXC's proxy
+MC=/project/build/tools/mountcall
+assert_eq "$(file_last_match /proc/self/status '^Seccomp:')" $'Seccomp:\t2' "[$me] under LXC's seccomp filter"
+mkdir -p /tmp/mnt || fail "[$me] mkdir /tmp/mnt"
+expect_errno EINVAL "[$me] a target whose parent mount is shared (LXC's are)" \
+	"$MC" mount "/dev/loopfs/loop${n}p1" /tmp/mnt ext4 0
+mount --make-private /tmp || fail "[$me] mount --make-private /tmp"
+mount "/dev/loop${n}p1" /tmp/mnt || fail "[$me] mount /dev/loop${n}p1 /tmp/mnt"
+assert_locked_mount /tmp/mnt ext4 "/dev/loopfs/loop${n}p1" "[$me] mount /dev/loop${n}p1 /tmp/mnt (by loopfs-mountd)"
+mkdata /ct/mnt.bin 200
+cp /ct/mnt.bin /tmp/mnt/mnt.bin && sync /tmp/mnt/mnt.bin || fail "[$me] writing /tmp/mnt/mnt.bin"
+cmp /tmp/mnt/mnt.bin /ct/mnt.bin || fail "[$me] /tmp/mnt/mnt.bin does not read back"
+ok "[$me] a file written into the mount reads back"
+expect_errno EPERM "[$me] a remount without nosuid,nodev" "$MC" mount - /tmp/mnt - remount,bind
+umount /tmp/mnt || fail "[$me] umount /tmp/mnt"
+assert_not_mounted /tmp/mnt "[$me] umount /tmp/mnt"
+ln -s "/dev/loop$hn" /tmp/hostlink || fail "[$me] ln -s"
+expect_errno ENOENT "[$me] the host's loop$hn through a symlink" "$MC" mount /tmp/hostlink /tmp/mnt ext4 0
+ln -s "/proc/1/root/dev/loopfs/loop${n}p1" /tmp/magic || fail "[$me] ln -s"
+expect_errno ELOOP "[$me] a /proc magic link" "$MC" mount /tmp/magic /tmp/mnt ext4 0
+expect_errno EINVAL "[$me] a relative source" "$MC" mount "dev/loopfs/loop${n}p1" /tmp/mnt ext4 0
+expect_fail "[$me] mount -t squashfs (not in -t: left to the kernel)" \
+	mount -t squashfs "/dev/loop${n}p1" /tmp/mnt
+assert_not_mounted /tmp/mnt "[$me] after the refusals"
+mkdir -p /tmp/b && mount --bind /ct /tmp/b && [ -e /tmp/b/host-num ] && umount /tmp/b ||
+	fail "[$me] a bind mount (left to the kernel)"
+ok "[$me] a bind mount is left to the kernel, and works"
 
 truncate -s 4M /ct/x.img || fail "[$me] truncate"
 x=$(losetup -f --show /ct/x.img) || fail "[$me] losetup -f --show x.img"
@@ -267,4 +343,17 @@ for i in 1 2; do
 	dd if="${dev}p$i" bs=1M skip=24 count=1 status=none | cmp - "ct/raw$i.bin" ||
 		fail "$CT's raw data of p$i is not on the disk"
 done
-ok "$CT's file and raw data read back on the host"
+debugfs -R "cat /mnt.bin" "${dev}p1" 2>/dev/null | cmp - ct/mnt.bin ||
+	fail "$CT's mnt.bin (written through the supervised mount) is not in its ext4"
+ok "$CT's files and raw data read back on the host"
+
+mountd_has() { # TEXT
+	file_has "$MLOG" "$1" || { print_file "$MLOG"; fail "loopfs-mountd's log has no '$1'"; }
+	ok "loopfs-mountd's log: ...$1"
+}
+mountd_has "cookie $CT): serving its mount(2) calls"
+mountd_has "mounted /dev/loopfs/loop${n}p1 on /tmp/mnt type ext4"
+mountd_has "refused mount of /tmp/hostlink on /tmp/mnt type ext4"
+wait_until 30 file_has "$MLOG" "cookie $CT): connection closed" ||
+	{ print_file "$MLOG"; fail "loopfs-mountd never saw $CT's connection close"; }
+ok "loopfs-mountd's log: $CT's connection closed"
