@@ -132,7 +132,9 @@ mkdir -p ct && echo "$hn" >ct/host-num && chown -R "$HOSTID:$HOSTID" ct ||
 # container: Debian's common and userns includes, then loopfs' as installed;
 # the seccomp profile is Debian's common one plus mount (notify) and fsopen
 # (ENOSYS, for a libmount that would use it), and the proxy is loopfs-mountd.
-# (common.seccomp ends in its [all] section)
+# (common.seccomp ends in its [all] section; /etc is an rbind: the subuid
+# binds below it would be locked in the container, and the kernel refuses
+# a plain bind that would uncover them)
 {
 	cat /usr/share/lxc/config/common.seccomp
 	echo "mount notify"
@@ -150,7 +152,7 @@ lxc.apparmor.profile = unconfined
 lxc.console.path = none
 lxc.tty.max = 0
 lxc.mount.entry = /usr usr none bind,ro 0 0
-lxc.mount.entry = /etc etc none bind,ro 0 0
+lxc.mount.entry = /etc etc none rbind,ro 0 0
 lxc.mount.entry = $PROJECT project none bind,ro 0 0
 lxc.mount.entry = $SCRATCH/ct ct none bind 0 0
 lxc.mount.entry = tmpfs tmp tmpfs nosuid,nodev,size=16m 0 0
