@@ -15,7 +15,7 @@ CFLAGS ?= -O2
 # The kernel builds use every core themselves; keep make's own steps ordered.
 .NOTPARALLEL:
 .PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
-	selftests userspace install check demo shell one clean
+	selftests userspace install check demo shell one series-check clean
 
 all: check
 
@@ -103,6 +103,13 @@ one:
 		build/results/one one=$(T) $(or $(TIMEOUT),1800)
 	@cat build/results/one/results.txt
 	scripts/logcheck.sh build/results/one/console.log
+
+# Before the series is sent (not part of check): every commit of build/tree
+# builds with loopfs on and off and passes checkpatch --strict; HEAD passes
+# sparse and kernel-doc on the files the series touches.  FIRST=COMMIT to
+# start later in the series.
+series-check: deps tree
+	scripts/series-check.sh $(FIRST)
 
 # Everything generated except build/tree, which may hold unexported work.
 clean:

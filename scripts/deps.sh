@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
-      rsync gcc make git crun python3)
+      rsync gcc make git crun python3 sparse)
 # The container managers the end-to-end tests run, without what they
 # recommend (bridges, dnsmasq, lxcfs, templates: not used here), but with
 # uidmap (newuidmap, which LXC uses when it is there).

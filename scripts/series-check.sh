@@ -1,0 +1,142 @@
+#!/bin/bash
+# series-check.sh [FIRST]: what a maintainer runs on the series before it is
+# sent (not part of make check: it builds every prefix of the series twice).
+#
+# On the commits of build/tree from FIRST (default: the first of the series)
+# to HEAD, each checked out in a worktree of its own (build/series-check/src;
+# build/tree is not touched):
+#   - the kernel builds (vmlinux) with loopfs on and with loopfs off, from
+#     configs/guest.config, with no warning in a file the series touches;
+#   - scripts/checkpatch.pl --strict finds no error or warning (its CHECKs
+#     are printed, not counted);
+# and on HEAD:
+#   - sparse (make C=2) says nothing about a file the series touches;
+#   - scripts/kernel-doc -Wall finds nothing to say about them.
+# Each step prints its time; the exit status is 1 if anything failed.
+# Incremental builds (one output directory per configuration, files
+# rewritten only where commits differ) and ccache keep a run of the whole
+# series near an hour on 2 cores.
+set -uo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+PROJECT=$PWD
+TREE=$PROJECT/build/tree
+OUT=$PROJECT/build/series-check
+WT=$OUT/src
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/loopfs-ccache}
+export KBUILD_BUILD_TIMESTAMP=2024-01-01 KBUILD_BUILD_USER=loopfs KBUILD_BUILD_HOST=loopfs
+cc="ccache gcc"
+command -v ccache >/dev/null || cc=gcc
+
+[ -d "$TREE/.git" ] || { echo "series-check: no build/tree (make tree)" >&2; exit 2; }
+base=$(git -C "$TREE" rev-parse base 2>/dev/null) ||
+	{ echo "series-check: build/tree has no tag 'base'" >&2; exit 2; }
+head=$(git -C "$TREE" rev-parse HEAD)
+first=${1:-$(git -C "$TREE" rev-list --reverse "$base..$head" | head -1)}
+git -C "$TREE" merge-base --is-ancestor "$base" "$first" && [ "$first" != "$base" ] ||
+	{ echo "series-check: $first is not a commit of the series" >&2; exit 2; }
+command -v sparse >/dev/null ||
+	{ echo "series-check: no sparse (apt-get install sparse)" >&2; exit 2; }
+
+mkdir -p "$OUT"
+if [ ! -e "$WT/.git" ]; then
+	rm -rf "$WT"
+	git -C "$TREE" worktree prune
+	git -C "$TREE" worktree add -q --detach "$WT" "$base" || exit 2
+fi
+
+# Files the series touches (at HEAD), and their objects
+mapfile -t touched < <(git -C "$TREE" diff --name-only --diff-filter=AM "$base" "$head")
+objs=()
+for f in "${touched[@]}"; do
+	case $f in
+	tools/*|samples/*) ;;		# not kernel objects
+	*.c) objs+=("${f%.c}.o") ;;
+	esac
+done
+
+failed=0
+bad() { echo "  FAIL $*"; failed=1; }
+now() { date +%s; }
+secs() { echo "$(($(now) - $1)) s"; }
+
+# Configuration NAME (on, off): guest.config with loopfs on or off
+configure() {
+	local o=$OUT/$1
+	mkdir -p "$o"
+	{
+		cat configs/guest.config
+		if [ "$1" = on ]; then echo CONFIG_BLK_DEV_LOOPFS=y; else cat configs/loopfs-off.config; fi
+	} >"$o/fragments.config"
+	make -C "$WT" O="$o" CC="$cc" HOSTCC=gcc -s tinyconfig >/dev/null &&
+		"$WT/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" "$o/fragments.config" >/dev/null &&
+		make -C "$WT" O="$o" CC="$cc" HOSTCC=gcc -s olddefconfig >/dev/null
+}
+
+# Warnings in files the series touches, from a build log
+own_warnings() {
+	local f
+	for f in "${touched[@]}"; do
+		grep -F "$f:" "$1" | grep -E "warning:|error:"
+	done
+}
+
+for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
+	t0=$(now)
+	git -C "$WT" checkout -q --detach "$c" || { bad "checkout $c"; break; }
+	subj=$(git -C "$WT" log -1 --format='%h %s')
+	echo "== $subj"
+	for cfg in on off; do
+		t=$(now)
+		log=$OUT/build-$cfg.log
+		if ! configure "$cfg" >"$log" 2>&1 ||
+		   ! make -C "$WT" O="$OUT/$cfg" CC="$cc" HOSTCC=gcc -s -j"$(nproc)" vmlinux >>"$log" 2>&1; then
+			bad "build, loopfs $cfg ($(secs "$t"))"
+			tail -20 "$log" | sed 's/^/    /'
+			continue
+		fi
+		w=$(own_warnings "$log")
+		if [ -n "$w" ]; then
+			bad "build, loopfs $cfg: warnings in the series' files ($(secs "$t"))"
+			echo "$w" | sed 's/^/    /'
+		else
+			echo "  ok build, loopfs $cfg ($(secs "$t"))"
+		fi
+	done
+	t=$(now)
+	out=$(git -C "$WT" format-patch -1 --stdout "$c" |
+		(cd "$WT" && scripts/checkpatch.pl --strict --no-signoff -q - 2>&1))
+	if echo "$out" | grep -qE "^(ERROR|WARNING):"; then
+		bad "checkpatch --strict ($(secs "$t"))"
+		echo "$out" | sed 's/^/    /'
+	else
+		echo "  ok checkpatch --strict, $(echo "$out" | grep -c '^CHECK:') CHECKs ($(secs "$t"))"
+		echo "$out" | grep -A3 '^CHECK:' | sed 's/^/    /'
+	fi
+	echo "  ($(secs "$t0") for this commit)"
+done
+
+echo "== HEAD: sparse and kernel-doc on the files the series touches"
+t=$(now)
+log=$OUT/sparse.log
+# (C=2: sparse on each of these, built or not)
+make -C "$WT" O="$OUT/on" CC="$cc" HOSTCC=gcc -s C=2 "${objs[@]}" >"$log" 2>&1
+sp=$(own_warnings "$log")
+if [ -n "$sp" ]; then
+	bad "sparse ($(secs "$t"))"
+	echo "$sp" | sed 's/^/    /'
+else
+	echo "  ok sparse, ${#objs[@]} objects ($(secs "$t"))"
+fi
+t=$(now)
+kd=$(cd "$WT" && for f in "${touched[@]}"; do
+	case $f in *.c|*.h) scripts/kernel-doc -Wall -none "$f" 2>&1 ;; esac
+done)
+if [ -n "$kd" ]; then
+	bad "kernel-doc -Wall ($(secs "$t"))"
+	echo "$kd" | sed 's/^/    /'
+else
+	echo "  ok kernel-doc -Wall ($(secs "$t"))"
+fi
+[ $failed = 0 ] && echo "series-check: all passed" || echo "series-check: FAILED"
+exit $failed
