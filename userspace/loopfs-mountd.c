@@ -75,6 +75,29 @@
  * descriptors, and carries the answer back (answer(), still_pending());
  * decide() and what it calls (the checks, the helper, the log lines) are
  * the same for both.
+ *
+ * Who touches the caller.  One process serves every container, so it must
+ * never wait on one: reading a caller's strings through /proc/PID/mem can
+ * fault on a page of a file on a FUSE filesystem the container mounted
+ * itself, whose server need never answer, and looking up its paths can
+ * stop in such a filesystem just as well.  So the main loop only takes a
+ * notification, answers what it can from the notification alone (another
+ * system call, a bind, move, remount or propagation change) and forks a
+ * worker for the rest: decide_mount() runs in the worker, which reads the
+ * strings, makes the checks and, if the mount is to be done, is the
+ * helper below.  The worker holds the caller's descriptors; it sends its
+ * verdict (an answer, or "the caller left") over a socketpair and the main
+ * loop gives the answer, so answers come from one process in order.  A
+ * worker that has not asked leave to touch the caller's mount namespace
+ * (ask_leave(), just before step 2 attaches B: the strings are read, the
+ * source, instance and target looked up) DECIDE_MS after the notification
+ * came is killed and the call answered EAGAIN; leave is given only before
+ * that, and the worker waits for it, so a worker is killed before it
+ * changes anything in the container, or not at all (a mount that then
+ * blocks holds up that container alone).  A killed worker may stay stuck
+ * in the kernel until the FUSE server goes away; the main loop does not
+ * wait for it (SIGCHLD reaps it), but that container's next call waits
+ * until it has gone.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -136,6 +159,15 @@
  * closed instead (LXC reconnects for its next notification).
  */
 #define LXC_ANSWER_MS		28000
+/*
+ * A worker has this long to read the caller's strings and look up its
+ * paths, up to its leave to mount (a caller can make either wait as long
+ * as it likes: a string on a page of a file on a FUSE filesystem of its
+ * own whose server does not answer, a path through such a filesystem).
+ * Then the request is answered EAGAIN and the worker killed.  Less than
+ * LXC_ANSWER_MS.
+ */
+#define DECIDE_MS		10000
 
 /* Our private directories in the helper's tmpfs (never a source's name) */
 #define Z_PROC			".mountd-proc"
@@ -219,7 +251,8 @@ static const char usage_text[] =
 "    Refusals are answered with EPERM (not a block device, not on loopfs,\n"
 "    a node of another instance, no loopfs instance at INSTANCE_DIR, a\n"
 "    caller that may not mount), EINVAL (a relative or empty source, mount\n"
-"    data longer than a page, a target whose parent's mount is shared), or\n"
+"    data longer than a page, a target whose parent's mount is shared),\n"
+"    EAGAIN (arguments not read and checked within 10 s, see NOTES), or\n"
 "    the error of the lookup or open (ENOENT, ELOOP for a /proc magic link,\n"
 "    ENXIO for a node whose device is gone, EACCES or EROFS for a\n"
 "    read-write mount of a read-only device, ENOTDIR for a target that is\n"
@@ -230,6 +263,8 @@ static const char usage_text[] =
 "        loopfs-mountd: pid P: refused mount of SRC on TGT type T: REASON (ERRNO)\n"
 "        loopfs-mountd: pid P: mounted SRC on TGT type T (flags 0x...)\n"
 "        loopfs-mountd: pid P: mount of SRC on TGT type T failed: REASON (ERRNO)\n"
+"        loopfs-mountd: pid P: refused mount(2): reading and checking its\n"
+"            arguments took longer than 10 s (EAGAIN)\n"
 "\n"
 "    with \"lxc (monitor M, init I, cookie C): \" before \"pid P\" for an LXC\n"
 "    container (P, M and I as LXC's monitor sees them).\n"
@@ -273,9 +308,18 @@ static const char usage_text[] =
 "    For the few milliseconds of a mount, a small tmpfs covers the target's\n"
 "    parent directory in the container (see the source); a target whose\n"
 "    parent's mount is shared is refused, and so is the caller's root.\n"
-"    A container's mount(2) calls are answered one at a time: a mount that\n"
-"    blocks (a device backed by a file on FUSE, say) holds up that\n"
-"    container's next ones, not other containers'.\n"
+"    Each mount(2) call that is not answered from its flags alone is\n"
+"    decided and done by a process of its own (a worker), the only one to\n"
+"    read the caller's memory and look up its paths: a call whose strings\n"
+"    lie on a page that never comes in (a file on a FUSE filesystem of the\n"
+"    container's whose server does not answer), or whose paths go through\n"
+"    such a filesystem, stalls its worker, never the calls of other\n"
+"    containers.  A call not read and checked within 10 s is answered\n"
+"    EAGAIN and its worker killed.  A container's calls are answered one\n"
+"    at a time: while its worker lives (a killed one may stay stuck in the\n"
+"    kernel until the FUSE server goes away) or its mount blocks (a device\n"
+"    backed by a file on FUSE, say), that container's next calls wait;\n"
+"    other containers' do not.\n"
 "    It needs Linux 5.12 or later (the mount API, openat2, mount_setattr)\n"
 "    and runs as real root.\n";
 
@@ -353,17 +397,23 @@ struct ctr {
 	int lsnfd;			/* the listener, if LXC sent it; else -1 */
 	int pending;			/* a request is not answered yet */
 	struct timespec answer_by;	/* ... and LXC_ANSWER_MS after it came */
-	/* the mount in progress (busy) */
+	/*
+	 * The request in progress (busy): decided and done by a worker, a
+	 * child of ours, the only one to touch the caller (see "Who touches
+	 * the caller" above).  We hold our end of a socketpair to it (chan)
+	 * until the worker is gone, and a deadline until it may mount.
+	 */
 	int busy;
-	pid_t helper;
-	int pipe;
+	pid_t worker;
+	int chan;			/* ours; the worker has the other end */
 	__u64 notif_id;
 	pid_t caller;
-	char *what;			/* "SRC on TGT type T" */
-	unsigned long flags;
+	int committed;			/* the worker mounts: no deadline, no kill */
+	int answered;			/* the request is answered (or dropped) */
+	struct timespec decide_by;	/* ... or EAGAIN and the worker killed */
 };
 
-static pid_t supervisor;			/* our pid, for the helpers */
+static pid_t supervisor;			/* our pid, for the workers */
 static struct conn conns[MAX_CONNS];
 static struct ctr **ctrs;
 static int nctrs;
@@ -625,7 +675,7 @@ static void conn_done(struct conn *c)
 	ct->fd = fd;
 	ct->nr = ++ctr_serial;
 	ct->pid = st.pid;
-	ct->pipe = -1;
+	ct->chan = -1;
 	ct->lsnfd = -1;
 	snprintf(ct->id, sizeof(ct->id), "%s", esc(st.id[0] ? st.id : "?"));
 	ctrs[nctrs++] = ct;
@@ -782,13 +832,40 @@ static void ctr_reap(void)
 
 static void lxc_send_answer(struct ctr *c);
 
+/* What a worker tells the main loop, one message each (SOCK_SEQPACKET) */
+struct verdict {
+	enum {
+		V_ANSWER,	/* answer -err (0: done) */
+		V_CONTINUE,	/* let the call continue */
+		V_DROPPED,	/* the caller left the call: no answer wanted */
+		V_COMMIT,	/* may I mount?  (the main loop sends a byte: yes) */
+	} kind;
+	int err;
+};
+
+/* In a worker: its end of the socketpair to the main loop; else -1 */
+static int verdict_fd = -1;
+
+static void send_verdict(int kind, int err)
+{
+	struct verdict v = { .kind = kind, .err = err };
+
+	if (send(verdict_fd, &v, sizeof(v), MSG_NOSIGNAL) != sizeof(v))
+		_exit(1);	/* the main loop is gone, or killed us meanwhile */
+}
+
 /*
  * Answer notification @id of @c: -errno, 0, or continue (@cont).  To an
  * OCI container's listener directly; to LXC as the reply to its message
- * (LXC hands resp to the kernel as it is, flags and all).
+ * (LXC hands resp to the kernel as it is, flags and all).  In a worker:
+ * to the main loop, which answers.
  */
 static void answer(struct ctr *c, __u64 id, int err, int cont)
 {
+	if (verdict_fd >= 0) {
+		send_verdict(cont ? V_CONTINUE : V_ANSWER, err);
+		return;
+	}
 	memset(resp, 0, sizes.seccomp_notif_resp);
 	resp->id = id;
 	resp->error = cont ? 0 : -err;
@@ -907,13 +984,13 @@ static int still_pending(struct ctr *c, int procfd)
 
 /*
  * The caller of req left its mount(2) before we decided: the kernel has
- * dropped the notification.  A listener wants no answer; LXC waits for
- * one (the kernel refuses it with ENOENT, which LXC logs).
+ * dropped the notification.  (In a worker: the main loop answers, see
+ * worker_msg().)
  */
 static void dropped(struct ctr *c)
 {
-	if (c->front == F_LXC)
-		answer(c, req->id, ENOENT, 0);
+	(void)c;
+	send_verdict(V_DROPPED, 0);
 }
 
 /* The effective capabilities of the caller, from its status. */
@@ -966,7 +1043,22 @@ static int open_in_root(int rootfd, const char *path, int flags)
 
 /* ------------------------------------------------------------ the helper */
 
-/* What the helper reports: the error (0: mounted) and where it failed. */
+/*
+ * In a worker, before it changes anything in the caller's mount namespace:
+ * ask the main loop for leave (V_COMMIT), and wait for it.  After its
+ * deadline the main loop gives none and kills us instead, so a worker is
+ * killed before the staging clone is attached, or not at all.
+ */
+static void ask_leave(void)
+{
+	char yes;
+
+	send_verdict(V_COMMIT, 0);
+	if (recv(verdict_fd, &yes, 1, 0) != 1)
+		_exit(1);
+}
+
+/* How the helper did: the error (0: mounted) and where it failed. */
 struct report {
 	int err;
 	char step[120];
@@ -1091,9 +1183,10 @@ static int statx_of(int fd, struct statx *sx)
 /*
  * The helper: mount mr.type from the pinned node on mr.tgt in the caller's
  * mount namespace with nosuid and nodev locked (see the top of this file).
- * Runs in a child of ours; reports through @out and exits.
+ * Runs in @c's worker, with leave to mount; logs, answers (to the main
+ * loop) and exits.
  */
-static void __attribute__((noreturn)) helper(int out)
+static void __attribute__((noreturn)) helper(struct ctr *c)
 {
 	struct report rep = { 0, "" };
 	struct mount_attr ma;
@@ -1113,9 +1206,6 @@ static void __attribute__((noreturn)) helper(int out)
 		goto out;						\
 	} while (0)
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != supervisor)
-		_exit(1);
 	if (display_path(mr.src, disp, sizeof(disp))) {
 		errno = EINVAL;
 		FAIL("source %s cannot be shown in the mount table", esc(mr.src));
@@ -1203,6 +1293,7 @@ static void __attribute__((noreturn)) helper(int out)
 		FAIL(r < 0 ? "reading mountinfo" :
 		     "the mount holding the target's parent directory is shared");
 	}
+	ask_leave();	/* (no deadline, no kill from here on) */
 	if (move_mount(bfd, "", pfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 		FAIL("attaching the staging clone over the target's parent");
 	attached = 1;
@@ -1274,8 +1365,14 @@ out:
 			}
 		}
 	}
-	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
-		_exit(2);
+	rep.step[sizeof(rep.step) - 1] = 0;
+	if (!rep.err)
+		say("%spid %d: mounted %s on %s type %s (flags 0x%lx, nosuid and nodev forced and locked)",
+		    c->tag, mr.pid, esc(mr.src), esc(mr.tgt), esc(mr.type), mr.flags);
+	else
+		say("%spid %d: mount of %s on %s type %s failed: %s (%s)", c->tag, mr.pid,
+		    esc(mr.src), esc(mr.tgt), esc(mr.type), rep.step, errname(rep.err));
+	answer(c, req->id, rep.err, 0);
 	_exit(0);
 #undef FAIL
 }
@@ -1315,78 +1412,12 @@ static void cont(struct ctr *c, const char *why)
 	answer(c, req->id, 0, 1);
 }
 
-/* Start the helper for @m; the answer comes when it reports. */
-static void start_helper(struct ctr *c, struct mreq *m)
-{
-	char what[PATH_MAX * 2 + 64];
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC)) {
-		refuse(c, m, EAGAIN, "pipe: %s", strerror(errno));
-		return;
-	}
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		refuse(c, m, EAGAIN, "fork: %s", strerror(errno));
-		return;
-	}
-	if (!pid) {
-		close(p[0]);
-		helper(p[1]);
-	}
-	close(p[1]);
-	snprintf(what, sizeof(what), "%s on %s type %s", esc(m->src), esc(m->tgt),
-		 esc(m->type));
-	c->what = strdup(what);
-	c->busy = 1;
-	c->helper = pid;
-	c->pipe = p[0];
-	c->notif_id = req->id;
-	c->caller = m->pid;
-	c->flags = m->flags;
-}
-
-/* The helper of @c reported (or died). */
-static void helper_done(struct ctr *c)
-{
-	struct report rep;
-	ssize_t n;
-	int status;
-
-	n = read(c->pipe, &rep, sizeof(rep));
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n != sizeof(rep)) {
-		rep.err = EIO;
-		snprintf(rep.step, sizeof(rep.step), "the helper died");
-	}
-	rep.step[sizeof(rep.step) - 1] = 0;
-	close(c->pipe);
-	c->pipe = -1;
-	waitpid(c->helper, &status, 0);
-	if (!rep.err)
-		say("%spid %d: mounted %s (flags 0x%lx, nosuid and nodev forced and locked)",
-		    c->tag, c->caller, c->what ? c->what : "?", c->flags);
-	else
-		say("%spid %d: mount of %s failed: %s (%s)", c->tag, c->caller,
-		    c->what ? c->what : "?", rep.step, errname(rep.err));
-	if (c->fd >= 0)
-		answer(c, c->notif_id, rep.err, 0);
-	free(c->what);
-	c->what = NULL;
-	c->busy = 0;
-}
-
 /*
- * Decide mount(2) notification req of container @c: answer it, or start a
- * helper (then @c is busy until it reports; its other calls wait in the
- * kernel, or in LXC's monitor, meanwhile).  @procfd and @memfd are the
- * caller's /proc/PID directory and memory if the front end has them (LXC),
- * else -1 and we open them; they are ours to close.
+ * Decide mount(2) notification req of container @c, in its worker (never in
+ * the main loop: here the caller's memory and paths are read): answer it,
+ * or mount and answer.  @procfd and @memfd are the caller's /proc/PID
+ * directory and memory if the front end has them (LXC), else -1 and we
+ * open them; they are ours to close.
  */
 static void decide_mount(struct ctr *c, int procfd, int memfd)
 {
@@ -1408,18 +1439,6 @@ static void decide_mount(struct ctr *c, int procfd, int memfd)
 	m->pid = req->pid;
 	m->flags = d->args[3];
 
-	if (m->flags & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |
-			MS_SLAVE | MS_UNBINDABLE)) {
-		mreq_close(m);
-		cont(c, "remount, bind, move or propagation change");
-		return;
-	}
-	if (!m->pid) {
-		mreq_close(m);
-		answer(c, req->id, EPERM, 0);
-		say("%srefused a mount(2) of a task outside our pid namespace", c->tag);
-		return;
-	}
 	if (m->procfd < 0) {
 		snprintf(p, sizeof(p), "/proc/%d", m->pid);
 		m->procfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1546,9 +1565,164 @@ static void decide_mount(struct ctr *c, int procfd, int memfd)
 		dropped(c);
 		goto out;
 	}
-	start_helper(c, m);
+	helper(c);
 out:
 	mreq_close(m);
+}
+
+/* Close our descriptors from 3 up, but the @n (sorted, or -1) of @keep. */
+static void close_all_but(const int *keep, int n)
+{
+	unsigned int from = 3;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned int)keep[i] > from)
+			close_range(from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
+/*
+ * @c's worker, a child of the main loop: it holds the caller's @procfd and
+ * @memfd (or -1), the listener (to ask whether the call is still pending)
+ * and @chan, and nothing else of ours (not the other containers'
+ * descriptors: a worker stuck in a fault keeps what it holds).
+ */
+static void __attribute__((noreturn)) worker(struct ctr *c, int chan, int procfd,
+					     int memfd)
+{
+	int keep[4] = { chan, procfd, memfd, c->front == F_OCI ? c->fd : c->lsnfd };
+	int i, j, t;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != supervisor)
+		_exit(1);
+	for (i = 1; i < 4; i++)
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	close_all_but(keep, 4);
+	if (c->front == F_LXC)
+		c->fd = -1;		/* (closed: the main loop answers LXC) */
+	verdict_fd = chan;
+	decide_mount(c, procfd, memfd);
+	_exit(0);
+}
+
+/*
+ * Start @c's worker for req (@procfd, @memfd: as for decide_mount(); ours
+ * to close).  @c is busy until the worker is gone; its other calls wait in
+ * the kernel, or in LXC's monitor, meanwhile.
+ */
+static void start_worker(struct ctr *c, int procfd, int memfd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		say("%spid %d: refused mount(2): socketpair: %m (EAGAIN)", c->tag, req->pid);
+		pid = -1;
+		goto fail;
+	}
+	fflush(stderr);
+	pid = fork();
+	if (!pid) {
+		close(sv[0]);
+		worker(c, sv[1], procfd, memfd);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		say("%spid %d: refused mount(2): fork: %m (EAGAIN)", c->tag, req->pid);
+		close(sv[0]);
+	}
+fail:
+	if (procfd >= 0)
+		close(procfd);
+	if (memfd >= 0)
+		close(memfd);
+	if (pid < 0) {
+		answer(c, req->id, EAGAIN, 0);
+		return;
+	}
+	c->busy = 1;
+	c->worker = pid;
+	c->chan = sv[0];
+	c->notif_id = req->id;
+	c->caller = req->pid;
+	c->committed = 0;
+	c->answered = 0;
+	c->decide_by = now_plus(DECIDE_MS);
+}
+
+/*
+ * A message (or the end) from @c's worker: 1 if one was taken, 0 if none
+ * was there, -1 when the worker is gone (then @c is no longer busy).
+ */
+static int worker_msg(struct ctr *c)
+{
+	struct verdict v;
+	ssize_t n;
+
+	n = recv(c->chan, &v, sizeof(v), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == sizeof(v) && v.kind == V_COMMIT) {
+		/* (answered: too late, it is being killed; no leave) */
+		if (!c->answered && send(c->chan, "y", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			c->committed = 1;
+		return 1;
+	}
+	if (n == sizeof(v)) {
+		if (c->answered)
+			return 1;
+		c->answered = 1;
+		if (c->fd < 0)
+			return 1;	/* (the container is gone) */
+		if (v.kind == V_DROPPED) {
+			/* A listener wants no answer; LXC waits for one (ENOENT) */
+			if (c->front == F_LXC)
+				answer(c, c->notif_id, ENOENT, 0);
+			return 1;
+		}
+		answer(c, c->notif_id, v.err, v.kind == V_CONTINUE);
+		return 1;
+	}
+	/* EOF: the worker is gone (SIGCHLD reaps it) */
+	if (!c->answered) {
+		say("%spid %d: mount(2) not decided: the worker died (EIO)", c->tag, c->caller);
+		if (c->fd >= 0)
+			answer(c, c->notif_id, EIO, 0);
+	}
+	close(c->chan);
+	c->chan = -1;
+	c->busy = 0;
+	return -1;
+}
+
+/*
+ * @c's worker has not asked leave to mount by its deadline: the caller's
+ * memory or paths keep it waiting (or it is slow).  Answer EAGAIN and kill
+ * it; @c stays busy until it is gone (it may stay stuck in the kernel until
+ * what it waits for goes away).
+ */
+static void worker_late(struct ctr *c)
+{
+	while (worker_msg(c) > 0 && !c->committed && !c->answered)
+		;			/* (take what it said in time) */
+	if (!c->busy || c->committed || c->answered)
+		return;
+	say("%spid %d: refused mount(2): reading and checking its arguments took longer than %d s (EAGAIN)",
+	    c->tag, c->caller, DECIDE_MS / 1000);
+	c->answered = 1;
+	if (c->fd >= 0)
+		answer(c, c->notif_id, EAGAIN, 0);
+	kill(c->worker, SIGKILL);
 }
 
 /*
@@ -1557,17 +1731,25 @@ out:
  */
 static void decide(struct ctr *c, int procfd, int memfd)
 {
+	/* What the notification alone decides; the rest is the worker's. */
 	if (req->data.arch != AUDIT_ARCH_X86_64 || req->data.nr != SYS_mount) {
-		if (procfd >= 0)
-			close(procfd);
-		if (memfd >= 0)
-			close(memfd);
 		say("%spid %d: refused system call %d (arch 0x%x): only x86_64 mount(2) is handled",
 		    c->tag, req->pid, req->data.nr, req->data.arch);
 		answer(c, req->id, EPERM, 0);
+	} else if (req->data.args[3] & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED |
+					MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
+		cont(c, "remount, bind, move or propagation change");
+	} else if (!req->pid) {
+		answer(c, req->id, EPERM, 0);
+		say("%srefused a mount(2) of a task outside our pid namespace", c->tag);
+	} else {
+		start_worker(c, procfd, memfd);
 		return;
 	}
-	decide_mount(c, procfd, memfd);
+	if (procfd >= 0)
+		close(procfd);
+	if (memfd >= 0)
+		close(memfd);
 }
 
 /* A notification on @c's listener (OCI). */
@@ -1603,7 +1785,7 @@ static void handle_notif(struct ctr *c)
  * notification's), and hands it to the kernel; for anything else (a short
  * message, a closed connection, no answer within 30 s) it answers ENOSYS
  * itself.  It sends the next notification only after that, so there is at
- * most one request on a connection, and while we mount (the helper), we
+ * most one request on a connection, and while its worker lives, we
  * simply do not read it.
  */
 
@@ -1855,7 +2037,7 @@ static void lxc_accept(int lfd)
 	ct->fd = fd;
 	ct->nr = ++ctr_serial;
 	ct->pid = cred.pid;
-	ct->pipe = -1;
+	ct->chan = -1;
 	ct->lsnfd = -1;
 	snprintf(ct->id, sizeof(ct->id), "lxc-%lu", ct->nr);
 	snprintf(ct->tag, sizeof(ct->tag), "lxc (connection %lu, pid %d): ", ct->nr,
@@ -1950,7 +2132,24 @@ static int listen_on(const char *path, int type)
 
 /* ------------------------------------------------------------ main */
 
-enum { P_SIG, P_LISTEN, P_LXC_LISTEN, P_CONN, P_CTR, P_HELPER };
+enum { P_SIG, P_LISTEN, P_LXC_LISTEN, P_CONN, P_CTR, P_WORKER };
+
+/*
+ * Signals: a stop signal, or SIGCHLD (a worker ended: reap it, and any
+ * other; we never wait for one).  1 to stop.
+ */
+static int take_signals(int sfd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo != SIGCHLD)
+			stop = 1;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	return stop;
+}
 
 int main(int argc, char **argv)
 {
@@ -2016,6 +2215,9 @@ int main(int argc, char **argv)
 		die("/proc/self/ns/user: %m");
 
 	block_stop_signals(&sigs);
+	sigaddset(&sigs, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
+		die("sigprocmask: %m");
 	sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
 		die("signalfd: %m");
@@ -2072,6 +2274,18 @@ int main(int argc, char **argv)
 			idx[n++] = i;
 		}
 		for (i = 0; i < nctrs; i++) {
+			long ms;
+
+			/* A worker deciding: its deadline (it may end it here) */
+			if (!ctrs[i]->busy || ctrs[i]->committed || ctrs[i]->answered)
+				continue;
+			ms = ms_until(&ctrs[i]->decide_by);
+			if (!ms)
+				worker_late(ctrs[i]);
+			else if (timeout < 0 || ms < timeout)
+				timeout = ms;
+		}
+		for (i = 0; i < nctrs; i++) {
 			/* A busy container's calls wait in the kernel (or LXC). */
 			if (ctrs[i]->fd >= 0 && !ctrs[i]->busy) {
 				pfd[n] = (struct pollfd){ ctrs[i]->fd, POLLIN, 0 };
@@ -2079,8 +2293,8 @@ int main(int argc, char **argv)
 				idx[n++] = i;
 			}
 			if (ctrs[i]->busy) {
-				pfd[n] = (struct pollfd){ ctrs[i]->pipe, POLLIN, 0 };
-				tag[n] = P_HELPER;
+				pfd[n] = (struct pollfd){ ctrs[i]->chan, POLLIN, 0 };
+				tag[n] = P_WORKER;
 				idx[n++] = i;
 			}
 		}
@@ -2096,7 +2310,7 @@ int main(int argc, char **argv)
 				continue;
 			switch (tag[i]) {
 			case P_SIG:
-				stop = 1;
+				stop = take_signals(sfd);
 				break;
 			case P_LISTEN:
 				accept_conn(lfd);
@@ -2118,8 +2332,8 @@ int main(int argc, char **argv)
 					ct->fd = -1;
 				}
 				break;
-			case P_HELPER:
-				helper_done(ctrs[idx[i]]);
+			case P_WORKER:
+				worker_msg(ctrs[idx[i]]);
 				break;
 			}
 		}
