@@ -6,12 +6,13 @@
 # to HEAD, each checked out in a worktree of its own (build/series-check/src;
 # build/tree is not touched):
 #   - the kernel builds (vmlinux) with loopfs on and with loopfs off, from
-#     configs/guest.config, with no warning in a file the series touches;
+#     configs/guest.config, with no warning on a line the series added;
 #   - scripts/checkpatch.pl --strict finds no error or warning (its CHECKs
 #     are printed, not counted);
 # and on HEAD:
-#   - sparse (make C=2) says nothing about a file the series touches;
-#   - scripts/kernel-doc -Wall finds nothing to say about them.
+#   - sparse (make C=2 on the objects of the files the series touches) and
+#     scripts/kernel-doc -Wall (on those files) say nothing about a line the
+#     series added.
 # Each step prints its time; the exit status is 1 if anything failed.
 # Incremental builds (one output directory per configuration, files
 # rewritten only where commits differ) and ccache keep a run of the whole
@@ -73,12 +74,30 @@ configure() {
 		make -C "$WT" O="$o" CC="$cc" HOSTCC=gcc -s olddefconfig >/dev/null
 }
 
-# Warnings in files the series touches, from a build log
-own_warnings() {
-	local f
-	for f in "${touched[@]}"; do
-		grep -F "$f:" "$1" | grep -E "warning:|error:"
-	done
+# Lines of the series' own, up to REV: "path:line" for every line that
+# base..REV adds (from the hunks of a diff without context)
+added_lines() {
+	git -C "$TREE" diff -U0 "$base" "$1" | awk '
+		/^\+\+\+ b\// { f = substr($2, 3); next }
+		/^@@/ {
+			split($3, a, ",")
+			start = substr(a[1], 2); n = (a[2] == "") ? 1 : a[2]
+			for (i = 0; i < n; i++) print f ":" start + i
+		}'
+}
+
+# The warnings and errors of a log (build, sparse, kernel-doc) that point
+# at a line the series added by REV: new_only REV LOG
+new_only() {
+	added_lines "$1" >"$OUT/added"
+	grep -E "(warning|error):" "$2" |
+		awk -v added="$OUT/added" '
+			BEGIN { while ((getline l < added) > 0) ours[l] = 1 }
+			{
+				split($0, p, ":")
+				f = p[1]; sub(/^.*\/series-check\/src\//, "", f)
+				if ((f ":" p[2]) in ours) print
+			}'
 }
 
 for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
@@ -95,7 +114,7 @@ for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
 			tail -20 "$log" | sed 's/^/    /'
 			continue
 		fi
-		w=$(own_warnings "$log")
+		w=$(new_only "$c" "$log")
 		if [ -n "$w" ]; then
 			bad "build, loopfs $cfg: warnings in the series' files ($(secs "$t"))"
 			echo "$w" | sed 's/^/    /'
@@ -121,7 +140,7 @@ t=$(now)
 log=$OUT/sparse.log
 # (C=2: sparse on each of these, built or not)
 make -C "$WT" O="$OUT/on" CC="$cc" HOSTCC=gcc -s C=2 "${objs[@]}" >"$log" 2>&1
-sp=$(own_warnings "$log")
+sp=$(new_only "$head" "$log")
 if [ -n "$sp" ]; then
 	bad "sparse ($(secs "$t"))"
 	echo "$sp" | sed 's/^/    /'
@@ -129,9 +148,10 @@ else
 	echo "  ok sparse, ${#objs[@]} objects ($(secs "$t"))"
 fi
 t=$(now)
-kd=$(cd "$WT" && for f in "${touched[@]}"; do
+(cd "$WT" && for f in "${touched[@]}"; do
 	case $f in *.c|*.h) scripts/kernel-doc -Wall -none "$f" 2>&1 ;; esac
-done)
+done) >"$OUT/kernel-doc.log"
+kd=$(new_only "$head" "$OUT/kernel-doc.log")
 if [ -n "$kd" ]; then
 	bad "kernel-doc -Wall ($(secs "$t"))"
 	echo "$kd" | sed 's/^/    /'
