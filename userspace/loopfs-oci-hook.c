@@ -133,7 +133,10 @@ static const char usage_text[] =
 "\n"
 "    It gives the container no way to make device nodes (no capability, no\n"
 "    device cgroup rule): block devices are reached through the instance's\n"
-"    nodes only.\n"
+"    nodes only.  It refuses a container that has no user namespace and\n"
+"    keeps CAP_MKNOD in any capability set of BUNDLE/config.json: the\n"
+"    runtimes allow mknod of every device in their default device rules,\n"
+"    so such a container could make a node for any loop device.\n"
 "\n"
 "ANNOTATIONS\n"
 "    org.loopfs.options\n"
@@ -170,7 +173,8 @@ static const char usage_text[] =
 "\n"
 "EXIT STATUS\n"
 "    0   the instance is mounted, the link made and the linker ready.\n"
-"    1   anything else: bad or oversized state, bad annotation, no /dev in\n"
+"    1   anything else: bad or oversized state, bad annotation, no or a bad\n"
+"        BUNDLE/config.json, CAP_MKNOD without a user namespace, no /dev in\n"
 "        the container's root, dev/loopfs already an instance or\n"
 "        dev/loop-control already there, the kernel refusing the instance\n"
 "        (its messages are printed), the linker failing to start.  What was\n"
@@ -276,6 +280,9 @@ struct state {
 	int has_options;
 	char parts[8];
 	int has_parts;
+	/* from config.json: a user namespace, CAP_MKNOD in any set */
+	int has_userns;
+	int keeps_mknod;
 };
 
 static int annotation_member(struct json *j, int depth, const char *key, void *arg)
@@ -346,13 +353,85 @@ static int state_member(struct json *j, int depth, const char *key, void *arg)
 	return json_skip(j, depth);
 }
 
+/* An element of a capability set: CAP_MKNOD? */
+static int cap_element(struct json *j, int depth, void *arg)
+{
+	struct state *s = arg;
+	char cap[32];
+	size_t n;
+	int nul;
+
+	if (json_peek(j) != '"')
+		return json_skip(j, depth);
+	if (json_string(j, cap, sizeof(cap), &n, &nul))
+		return -1;
+	if (n < sizeof(cap) && !nul && !strcmp(cap, "CAP_MKNOD"))
+		s->keeps_mknod = 1;
+	return 0;
+}
+
+/* process.capabilities: bounding, effective, permitted, ... (arrays) */
+static int caps_member(struct json *j, int depth, const char *key, void *arg)
+{
+	if (key && json_peek(j) == '[')
+		return json_array(j, depth, cap_element, arg);
+	return json_skip(j, depth);
+}
+
+static int process_member(struct json *j, int depth, const char *key, void *arg)
+{
+	if (key && !strcmp(key, "capabilities") && json_peek(j) == '{')
+		return json_object(j, depth, caps_member, arg);
+	return json_skip(j, depth);
+}
+
+/* An element of linux.namespaces: { "type": "user", ... }? */
+static int ns_member(struct json *j, int depth, const char *key, void *arg)
+{
+	struct state *s = arg;
+	char type[16];
+	size_t n;
+	int nul;
+
+	if (!key || strcmp(key, "type") || json_peek(j) != '"')
+		return json_skip(j, depth);
+	if (json_string(j, type, sizeof(type), &n, &nul))
+		return -1;
+	if (n < sizeof(type) && !nul && !strcmp(type, "user"))
+		s->has_userns = 1;
+	return 0;
+}
+
+static int ns_element(struct json *j, int depth, void *arg)
+{
+	if (json_peek(j) == '{')
+		return json_object(j, depth, ns_member, arg);
+	return json_skip(j, depth);
+}
+
+static int linux_member(struct json *j, int depth, const char *key, void *arg)
+{
+	if (key && !strcmp(key, "namespaces") && json_peek(j) == '[')
+		return json_array(j, depth, ns_element, arg);
+	return json_skip(j, depth);
+}
+
 static int config_member(struct json *j, int depth, const char *key, void *arg)
 {
+	struct state *s = arg;
+
 	if (key && !strcmp(key, "root")) {
 		if (json_peek(j) != '{')
 			die("%s: root: want an object", j->what);
+		/* (the state's "root", when it has one, wins) */
+		if (s->has_root)
+			return json_skip(j, depth);
 		return json_object(j, depth, root_path_member, arg);
 	}
+	if (key && !strcmp(key, "process") && json_peek(j) == '{')
+		return json_object(j, depth, process_member, arg);
+	if (key && !strcmp(key, "linux") && json_peek(j) == '{')
+		return json_object(j, depth, linux_member, arg);
 	return json_skip(j, depth);
 }
 
@@ -906,21 +985,31 @@ int main(int argc, char **argv)
 		     getcwd(cwd, sizeof(cwd)) ? cwd : "?", root);
 	}
 
-	/* The container's root: the state's "root", or config.json's root.path */
-	if (!s.has_root) {
+	/*
+	 * BUNDLE/config.json: the container's root, if the state has none,
+	 * and whether the container could make device nodes.  A container
+	 * without a user namespace that keeps CAP_MKNOD can make a node for
+	 * any loop device of the machine, whatever its instance: the runtimes
+	 * allow mknod ("m") of every device in their default device rules.
+	 * Refuse it rather than give it an instance that isolates nothing.
+	 */
+	{
 		char cfg[PATH_MAX];
 
 		if ((size_t)snprintf(cfg, sizeof(cfg), "%s/config.json", s.bundle) >= sizeof(cfg))
 			die("%s: path too long", s.bundle);
 		fd = open(cfg, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			die("no \"root\" in the state, and %s: %m", cfg);
+			die("%s: %m", cfg);
 		buf = read_all(fd, CONFIG_MAX, cfg, &len);
 		close(fd);
 		json_read(buf, len, cfg, config_member, &s);
 		free(buf);
 		if (!s.has_root)
 			die("no \"root\" in the state, and no root.path in %s", cfg);
+		if (!s.has_userns && s.keeps_mknod)
+			die("%s: the container has no user namespace and keeps CAP_MKNOD: it could make a node for any loop device of the machine; drop CAP_MKNOD (loopfs.rst: containers without a user namespace)",
+			    cfg);
 	}
 	if (!s.root[0])
 		die("the container's root path is empty");

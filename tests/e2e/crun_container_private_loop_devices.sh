@@ -79,6 +79,8 @@ LOOPFS_MAGIC=6c706673
 # The hook, run by hand in the host's namespaces: every bad input fails
 # with a clear message before anything is changed in bad/rootfs/dev.
 mkdir -p bad/rootfs/dev
+echo '{ "root": { "path": "rootfs" }, "linux": { "namespaces": [ { "type": "user" } ] } }' \
+	>bad/config.json || fail "bad/config.json"
 bad_state() { # WHAT WANT_IN_MESSAGE STATE
 	local out rc left
 	out=$(printf '%s' "$3" | "$HOOK" 2>&1)

@@ -17,7 +17,11 @@
 #     capability there, none over device nodes), where a loopfs instance
 #     of its own holds only its own devices;
 #   - mount of devtmpfs and of a second loopfs instance fail (EPERM);
-#   - after the container: its device is gone.
+#   - after the container: its device is gone;
+#   - the same container with CAP_MKNOD (as a default Docker container has
+#     it): the hook refuses it, naming CAP_MKNOD, and crun does not start it
+#     (with the runtime's default "b *:* m" it could make and open a node of
+#     any loop device of the machine).
 . "$(dirname "$0")/../lib.sh"
 
 require_root
@@ -168,3 +172,15 @@ fi
 n=$(cat "$SCRATCH/$c/num")
 wait_gone "/sys/block/loop$n" 20 || fail "loop$n of $c is left after it ended"
 ok "$c: its loop$n went with it"
+
+# With CAP_MKNOD: the hook refuses the container
+make_bundle mknod "$CAPS CAP_MKNOD"
+cp "$SCRATCH/ct.sh" "$SCRATCH/mknod/ct.sh" || fail "cp ct.sh"
+"${CRUN[@]}" run --bundle "$SCRATCH/bundle-mknod" lfs-mknod >ct-mknod.log 2>&1 </dev/null
+rc=$?
+"${CRUN[@]}" delete -f lfs-mknod >/dev/null 2>&1
+[ $rc -ne 0 ] || { print_file ct-mknod.log; fail "a container with CAP_MKNOD and no user namespace ran"; }
+[ ! -e "$SCRATCH/mknod/done" ] || fail "the CAP_MKNOD container's script ran"
+file_has "$SCRATCH/hook-mknod.err" "no user namespace and keeps CAP_MKNOD" ||
+	{ print_file ct-mknod.log; print_file "$SCRATCH/hook-mknod.err"; fail "the hook did not refuse CAP_MKNOD"; }
+ok "a container without a user namespace that keeps CAP_MKNOD: refused by the hook ($(file_last_match "$SCRATCH/hook-mknod.err" CAP_MKNOD))"
