@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build one guest kernel: build-kernel.sh SRC OUT FRAGMENT...
-# tinyconfig, merged with the fragments, olddefconfig, then bzImage.  Every
+# tinyconfig, merged with the fragments, olddefconfig, then bzImage (and
+# the modules, if the fragments turn modules on).  Every
 # option a fragment asks for is checked in the final .config so that a
 # fragment that silently fails to apply is an error, not a surprise.
 set -euo pipefail
@@ -46,3 +47,11 @@ if [ "$bad" = 1 ]; then
 fi
 kmake -j"$(nproc)" bzImage
 echo "build-kernel: $out/arch/x86/boot/bzImage"
+# A modular kernel's modules go to OUT/mod/lib/modules/VERSION, which
+# run-guest.sh gives the guest as its /lib/modules.
+rm -rf "$out/mod"
+if grep -qx 'CONFIG_MODULES=y' "$out/.config"; then
+	kmake -j"$(nproc)" modules
+	kmake INSTALL_MOD_PATH="$out/mod" modules_install >/dev/null
+	echo "build-kernel: $out/mod/lib/modules/$(kmake -s kernelrelease)"
+fi

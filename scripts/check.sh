@@ -1,5 +1,6 @@
 #!/bin/bash
-# check.sh: boot kernel-loopfs with suite loopfs, again with loop.max_part=15
+# check.sh: run scripts/lint.sh (checkpatch, sparse, kernel-doc on the final
+# tree), then boot kernel-loopfs with suite loopfs, again with loop.max_part=15
 # and suite selftests, and kernel-stock with suite stock, one after the
 # other; print every result, judge each guest log and boot, and end with
 # `N passed, N failed`.  Exits non-zero on any failure or
@@ -18,6 +19,15 @@ count() {  # count < result lines
 		esac
 	done
 }
+# Static checks of the final tree first (checkpatch, sparse, kernel-doc).
+mkdir -p build/results
+scripts/lint.sh >build/results/lint.txt 2>&1 || true
+while IFS= read -r line; do
+	case $line in
+	PASS\ *|FAIL\ *) count <<<"$line" ;;
+	*) echo "$line" ;;
+	esac
+done <build/results/lint.txt
 # A boot: NAME KERNEL SUITE [KERNEL PARAMETERS].  Results of boots other than
 # the first of a kernel are prefixed with NAME/.
 boots=("loopfs loopfs loopfs"

@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
-      rsync gcc make git crun python3 sparse)
+      rsync gcc make git crun python3 sparse kmod)
 # The container managers the end-to-end tests run, without what they
 # recommend (bridges, dnsmasq, lxcfs, templates: not used here), but with
 # uidmap (newuidmap, which LXC uses when it is there).
@@ -17,11 +17,15 @@ not_installed() {
 }
 mapfile -t missing < <(not_installed "${pkgs[@]}")
 mapfile -t missing_bare < <(not_installed "${bare[@]}")
+sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+# The guest's root is this machine's /, read-only: it mounts the test
+# kernel's modules on /lib/modules, which must therefore exist (kmod's
+# directory; empty on a machine that runs no kernel of its own from it).
+[ -d /lib/modules ] || $sudo mkdir -p /lib/modules
 if [ ${#missing[@]} -eq 0 ] && [ ${#missing_bare[@]} -eq 0 ]; then
 	echo "deps: all $((${#pkgs[@]} + ${#bare[@]})) packages installed"
 	exit 0
 fi
-sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
 apt_install() { # APT_OPTIONS... -- PACKAGES...
 	local opts=()

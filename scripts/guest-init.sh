@@ -33,6 +33,19 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 results "$RESULTS" ||
 	say "cannot mount the results share"
 hostname loopfs-guest
 ip link set lo up 2>/dev/null || busybox ip link set lo up
+# A modular kernel (run-guest.sh passes modules=): its modules on
+# /lib/modules, and the loop driver loaded as a distribution loads it, with
+# the loop.* options of the command line (modprobe reads them there).
+if [ -n "${modules:-}" ]; then
+	mount --bind "$modules" /lib/modules || say "cannot mount $modules on /lib/modules"
+	modprobe loop || say "modprobe loop failed"
+	want=$(sed -n 's/.*\bloop\.max_part=\([0-9]*\).*/\1/p' /proc/cmdline)
+	if [ -n "$want" ] && [ "$(cat /sys/module/loop/parameters/max_part 2>/dev/null)" != "$want" ]; then
+		say "loop.max_part=$want from the command line was not applied"
+		echo "error: modprobe loop did not apply loop.max_part=$want" > "$RESULTS/status"
+		exit 1
+	fi
+fi
 [ -n "$PROJECT" ] && [ -n "$SUITE" ] || { say "no suite= or project= given"; exit 1; }
 cd /tmp || exit 1
 

@@ -3,7 +3,8 @@
 # (GUEST_APPEND in the environment: more words for the kernel command line)
 # Boot KERNEL in QEMU (TCG) with the host / as a read-only 9p root and OUTDIR
 # as the writable 9p share `results`; the guest runs scripts/guest-init.sh,
-# which runs SUITE (or, for SUITE=shell, an interactive shell).  The console
+# which runs SUITE (or, for SUITE=shell, an interactive shell).  A kernel
+# built with modules has them in its build directory's mod/lib/modules.  The console
 # goes to OUTDIR/console.log; OUTDIR/status is `done` when the guest finished.
 set -euo pipefail
 [ $# -ge 3 ] || { echo "usage: $0 KERNEL OUTDIR SUITE [TIMEOUT_SECONDS]" >&2; exit 2; }
@@ -41,6 +42,13 @@ append+=" rootflags=trans=virtio,version=9p2000.L,msize=1048576${root_cache:+,ca
 append+=" init=$project/scripts/guest-init.sh panic=-1 panic_on_warn=0"
 append+=" printk.devkmsg=on tsc=reliable${khz:+ tsc_early_khz=$khz}"
 append+=" suite=$suite project=$project"
+# A modular kernel's modules (build-kernel.sh installs them next to it):
+# the guest mounts them on /lib/modules.
+kdir=$(cd "$(dirname "$kernel")" && pwd)
+kdir=${kdir%/arch/x86/boot}
+if [ -d "$kdir/mod/lib/modules" ]; then
+	append+=" modules=$kdir/mod/lib/modules"
+fi
 # Extra kernel parameters for this boot (e.g. loop.max_part=15).
 append+="${GUEST_APPEND:+ $GUEST_APPEND}"
 qemu=(qemu-system-x86_64 -accel tcg -m 2G -smp "2,sockets=2"

@@ -5,10 +5,11 @@
 # On the commits of build/tree from FIRST (default: the first of the series)
 # to HEAD, each checked out in a worktree of its own (build/series-check/src;
 # build/tree is not touched):
-#   - the kernel builds (vmlinux) with loopfs on and with loopfs off, from
-#     configs/guest.config, with no warning on a line the series added;
+#   - the kernel builds from configs/guest.config with loopfs on in the
+#     loop module (vmlinux and modules), on in a built-in loop driver and
+#     off (vmlinux), with no warning on a line the series added;
 #   - scripts/checkpatch.pl --strict finds no error or warning (its CHECKs
-#     are printed, not counted);
+#     are printed, not counted; FILE_PATH_CHANGES is ignored, see lint.sh);
 # and on HEAD:
 #   - sparse (make C=2 on the objects of the files the series touches) and
 #     scripts/kernel-doc -Wall (on those files) say nothing about a line the
@@ -61,13 +62,19 @@ bad() { echo "  FAIL $*"; failed=1; }
 now() { date +%s; }
 secs() { echo "$(($(now) - $1)) s"; }
 
-# Configuration NAME (on, off): guest.config with loopfs on or off
+# Configuration NAME: guest.config with loopfs on in the loop module (on),
+# on in a built-in loop driver (builtin), or off (off)
 configure() {
 	local o=$OUT/$1
 	mkdir -p "$o"
 	{
 		cat configs/guest.config
-		if [ "$1" = on ]; then echo CONFIG_BLK_DEV_LOOPFS=y; else cat configs/loopfs-off.config; fi
+		case $1 in
+		on) printf '%s\n' CONFIG_MODULES=y CONFIG_MODULE_UNLOAD=y \
+			CONFIG_BLK_DEV_LOOP=m CONFIG_BLK_DEV_LOOPFS=y ;;
+		builtin) printf '%s\n' CONFIG_BLK_DEV_LOOP=y CONFIG_BLK_DEV_LOOPFS=y ;;
+		off) cat configs/loopfs-off.config ;;
+		esac
 	} >"$o/fragments.config"
 	make -C "$WT" O="$o" CC="$cc" HOSTCC=gcc -s tinyconfig >/dev/null &&
 		"$WT/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" "$o/fragments.config" >/dev/null &&
@@ -105,11 +112,13 @@ for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
 	git -C "$WT" checkout -q --detach "$c" || { bad "checkout $c"; break; }
 	subj=$(git -C "$WT" log -1 --format='%h %s')
 	echo "== $subj"
-	for cfg in on off; do
+	for cfg in on builtin off; do
 		t=$(now)
 		log=$OUT/build-$cfg.log
+		targets=(vmlinux)
+		[ "$cfg" != on ] || targets+=(modules)
 		if ! configure "$cfg" >"$log" 2>&1 ||
-		   ! make -C "$WT" O="$OUT/$cfg" CC="$cc" HOSTCC=gcc -s -j"$(nproc)" vmlinux >>"$log" 2>&1; then
+		   ! make -C "$WT" O="$OUT/$cfg" CC="$cc" HOSTCC=gcc -s -j"$(nproc)" "${targets[@]}" >>"$log" 2>&1; then
 			bad "build, loopfs $cfg ($(secs "$t"))"
 			tail -20 "$log" | sed 's/^/    /'
 			continue
@@ -124,7 +133,8 @@ for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
 	done
 	t=$(now)
 	out=$(git -C "$WT" format-patch -1 --stdout "$c" |
-		(cd "$WT" && scripts/checkpatch.pl --strict --no-signoff -q - 2>&1))
+		(cd "$WT" && scripts/checkpatch.pl --strict --no-signoff -q \
+		--ignore FILE_PATH_CHANGES - 2>&1))
 	if echo "$out" | grep -qE "^(ERROR|WARNING):"; then
 		bad "checkpatch --strict ($(secs "$t"))"
 		echo "$out" | sed 's/^/    /'
