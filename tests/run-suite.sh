@@ -95,6 +95,9 @@ run_scripts() {  # every executable DIR/*.sh, in name order
 run_selftest() {  # run_selftest COLLECTION BINARY
 	local coll=$1 b=$2 log=$RESULTS/logs/selftest-$2.log t=${TEST_TIMEOUT:-300} rc
 	announce "selftest/$b"
+	# The runner writes to /dev/stdout, which the guest's bare devtmpfs
+	# lacks: without the link its output would go to a file of that name.
+	[ -L /dev/stdout ] || ln -sfn /proc/self/fd/1 /dev/stdout
 	run_in_scratch "$log" $((t + 60)) 0 bash -c 'set -o pipefail
 		cp -a "$1" kselftest &&
 		kselftest/run_kselftest.sh --override-timeout "$2" --test "$3" 2>&1 | cat' \
