@@ -94,7 +94,7 @@ shell: kernel-loopfs selftests userspace
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/shell shell
 
 # Some tests in one boot of the loopfs kernel, as it is (no rebuild):
-#   make one T=tests/e2e/NAME.sh   or   make one T=build/selftests/BINARY
+#   make one T=tests/e2e/NAME.sh   or   make one T=build/selftests/loopfs/BINARY
 # (several: T=path:path:...).  KERNEL=stock boots the loopfs-off kernel.
 # Results in build/results/one/.
 one:
@@ -116,5 +116,5 @@ clean:
 	rm -rf build/base build/base.stamp build/base.tmp \
 		build/src build/src.stamp build/src.files build/src.tmp \
 		build/kernel-loopfs build/kernel-stock build/hdr \
-		build/selftests build/userspace build/results
+		build/selftests build/selftests-obj build/userspace build/results
 	@if [ -d build/tree ]; then echo "clean: kept build/tree (remove it by hand)"; fi

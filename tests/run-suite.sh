@@ -1,16 +1,26 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
-#   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
-#   selftests: build/selftests/* only
+#   loopfs: the kselftests, tests/e2e/*.sh, tests/bench/*.sh
+#   selftests: the kselftests only
 #   stock:  tests/regression/*.sh
 #   demo:   tests/demo.sh
-#   one=PATH[:PATH...]: only these, relative to the project (scripts or
-#           selftest binaries)
+#   one=PATH[:PATH...]: only these, relative to the project: scripts (*.sh)
+#           or kselftest binaries, named by their installed path
+#           build/selftests/COLLECTION/BINARY (build/selftests/BINARY, the
+#           path before the kselftest install, still works)
+# The kselftests are what scripts/build-selftests.sh installed in
+# build/selftests/ with the kselftest Makefiles; each binary listed in
+# kselftest-list.txt is run by the installed run_kselftest.sh, one binary per
+# run, in a copy of build/selftests/ in its scratch dir.
 # Each test gets a fresh scratch dir on tmpfs (cwd and TMPDIR) and a timeout
 # (TEST_TIMEOUT, default 300s; a script may say `# timeout: N` on a line of
-# its own).  Exit 0 = PASS, 77 = SKIP, else FAIL.  Result lines `PASS name`,
-# `FAIL name`, `SKIP name` are printed and appended to $RESULTS/results.txt;
-# output goes to $RESULTS/logs/NAME.log.  Exits 1 if anything failed.
+# its own; for a kselftest binary it is run_kselftest.sh's --override-timeout,
+# over the settings file).  Exit 0 = PASS, 77 = SKIP, else FAIL.  Result lines
+# `PASS name`, `FAIL name`, `SKIP name` are printed and appended to
+# $RESULTS/results.txt; output goes to $RESULTS/logs/NAME.log (for a kselftest
+# binary: `selftest/BINARY/TEST` for each test, `FAIL selftest/BINARY` if the
+# binary crashed, timed out or its TAP plan does not add up; the runner's
+# whole output in logs/selftest-BINARY.log).  Exits 1 if anything failed.
 set -uo pipefail
 suite=${1:?usage: run-suite.sh SUITE}
 PROJECT=${PROJECT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -75,24 +85,62 @@ run_scripts() {  # every executable DIR/*.sh, in name order
 	done
 }
 
-# kselftest_harness binary: one result line per TAP `ok`/`not ok` line, plus
-# a FAIL for the binary itself if it crashed or the plan does not add up.
-run_selftest() {
-	local bin=$1 b; b=$(basename "$1")
-	local log=$RESULTS/logs/selftest-$b.log rc plan n=0 line rest name dir
+# A kselftest binary, run as the kselftest runner runs it: the installed
+# run_kselftest.sh, in a copy of build/selftests/ in the scratch dir (the
+# runner cds into the binary's directory: the guest's / is read-only), with
+# TEST_TIMEOUT as --override-timeout; the scratch timeout, a minute longer,
+# catches a runner that hangs.  Its output goes through a pipe: the runner
+# writes the test's output through an O_APPEND fd of /dev/stdout next to its
+# own, which, were stdout the log file itself, would write over it.
+run_selftest() {  # run_selftest COLLECTION BINARY
+	local coll=$1 b=$2 log=$RESULTS/logs/selftest-$2.log t=${TEST_TIMEOUT:-300} rc
 	announce "selftest/$b"
-	run_in_scratch "$log" "${TEST_TIMEOUT:-300}" 0 "$bin"
+	# The runner writes to /dev/stdout, which the guest's bare devtmpfs
+	# lacks: without the link its output would go to a file of that name.
+	[ -L /dev/stdout ] || ln -sfn /proc/self/fd/1 /dev/stdout
+	run_in_scratch "$log" $((t + 60)) 0 bash -c 'set -o pipefail
+		cp -a "$1" kselftest &&
+		kselftest/run_kselftest.sh --override-timeout "$2" --test "$3" 2>&1 | cat' \
+		run-kselftest "$PROJECT/build/selftests" "$t" "$coll:$b"
 	rc=$?
+	parse_kselftest "$coll" "$b" "$log" $rc
+}
+
+# parse_kselftest COLLECTION BINARY LOG RUNNER_RC: the runner's KTAP, nested:
+#   TAP version 13 / 1..1 / `# ` + each line of the binary's output /
+#   ok 1 selftests: COLLECTION: BINARY [# SKIP]
+#   not ok 1 selftests: COLLECTION: BINARY # exit=N | # TIMEOUT N seconds
+# One result line per `# ok`/`# not ok` of the binary (kselftest_harness
+# TAP), plus a FAIL for the binary itself if it crashed (an exit other than
+# 0, 1 = some test failed, 4 = all skipped), timed out, exited 1 with no
+# failed test, its plan does not add up, or the runner gave no verdict.
+parse_kselftest() {
+	local coll=$1 b=$2 log=$3 rrc=$4 line rest name dir plan= n=0 nfail=0
+	local top= verdict= rc
 	# Parse a copy on tmpfs: reading the 9p log line by line is slow.
 	local tap; tap=$(mktemp /tmp/tap.XXXXXX)
 	cp "$log" "$tap"
-	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tap" | head -n1)
 	while IFS= read -r line; do
+		if [[ $line != "# "* ]]; then
+			# The runner's own line: the binary's verdict.
+			[[ $line =~ ^(not\ )?ok\ [0-9]+\ (.*)$ ]] || continue
+			rest=${BASH_REMATCH[2]}
+			[ "${rest%% # *}" = "selftests: $coll: $b" ] || continue
+			top=${BASH_REMATCH[1]:-ok} verdict=
+			[ "${rest%% # *}" = "$rest" ] || verdict=${rest#* # }
+			continue
+		fi
+		line=${line#"# "}
+		if [ -z "$plan" ] && [[ $line =~ ^1\.\.([0-9]+) ]]; then
+			plan=${BASH_REMATCH[1]}
+			continue
+		fi
 		[[ $line =~ ^(not\ )?ok\ ([0-9]+)\ (.*)$ ]] || continue
 		n=$((n + 1)) rest=${BASH_REMATCH[3]}
 		name=${rest%% # *} dir=
 		[ "$name" = "$rest" ] || dir=${rest#* # }
 		if [ -n "${BASH_REMATCH[1]}" ]; then
+			nfail=$((nfail + 1))
 			result FAIL "selftest/$b/$name"
 		elif [[ ${dir^^} == SKIP* ]]; then
 			result SKIP "selftest/$b/$name"
@@ -101,29 +149,71 @@ run_selftest() {
 		fi
 	done < "$tap"
 	rm -f "$tap"
-	if [ $rc != 0 ] && [ $rc != 1 ] && [ $rc != 4 ]; then
-		show_tail "selftest/$b" "$(why $rc)" "$log"; result FAIL "selftest/$b"
+	# The binary's exit status, as the runner reported it.
+	case $top in
+	ok) if [[ ${verdict^^} == SKIP* ]]; then rc=4; else rc=0; fi ;;
+	not*) case $verdict in
+		exit=[0-9]*) rc=${verdict#exit=} ;;
+		TIMEOUT*) rc=124 ;;
+		*) rc="not ok${verdict:+ # $verdict}" ;;
+		esac ;;
+	*) rc="no verdict from run_kselftest.sh"
+		case $rrc in 124|137) rc+=" (killed after $((${TEST_TIMEOUT:-300} + 60))s)";; esac ;;
+	esac
+	if [ "$rrc" != 0 ] && [ -n "$top" ]; then
+		show_tail "selftest/$b" "run_kselftest.sh: $(why "$rrc")" "$log"
+		result FAIL "selftest/$b"
+	elif [ "$rc" != 0 ] && [ "$rc" != 1 ] && [ "$rc" != 4 ]; then
+		case $rc in [0-9]*) rc=$(why "$rc");; esac
+		show_tail "selftest/$b" "$rc" "$log"; result FAIL "selftest/$b"
 	elif [ -z "$plan" ] || [ "$plan" != $n ]; then
 		show_tail "selftest/$b" "TAP plan ${plan:-missing}, $n results" "$log"
 		result FAIL "selftest/$b"
-	elif grep -q '^not ok' "$log"; then
+	elif [ $nfail -gt 0 ]; then
 		show_tail "selftest/$b" "failures" "$log"
+	elif [ "$rc" = 1 ]; then
+		show_tail "selftest/$b" "exit 1, yet no test failed" "$log"
+		result FAIL "selftest/$b"
+	fi
+}
+
+# Every COLLECTION:BINARY that build-selftests.sh installed.
+run_selftests() {
+	local list=$PROJECT/build/selftests/kselftest-list.txt entries e
+	if [ ! -s "$list" ]; then
+		echo "--- selftests: no $list (scripts/build-selftests.sh)"
+		result FAIL selftests; return
+	fi
+	mapfile -t entries < "$list"
+	for e in "${entries[@]}"; do
+		run_selftest "${e%%:*}" "${e#*:}"
+	done
+}
+
+# one=PATH of a kselftest binary: build/selftests/COLLECTION/BINARY, or any
+# path ending in a BINARY that kselftest-list.txt names.
+run_selftest_path() {
+	local b=${1##*/} d=${1%/*} list=$PROJECT/build/selftests/kselftest-list.txt e
+	d=${d##*/}
+	if grep -qxF "$d:$b" "$list" 2>/dev/null; then
+		run_selftest "$d" "$b"
+	elif e=$(awk -F: -v b="$b" '$2 == b { print; exit }' "$list" 2>/dev/null) &&
+		[ -n "$e" ]; then
+		run_selftest "${e%%:*}" "$b"
+	else
+		echo "--- selftest/$b: $1 is not in $list (scripts/build-selftests.sh)"
+		result FAIL "selftest/$b"
 	fi
 }
 
 case $suite in
 loopfs)
-	for f in "$PROJECT"/build/selftests/*; do
-		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
-	done
+	run_selftests
 	run_scripts "$PROJECT/tests/e2e"
 	for f in "$PROJECT"/tests/bench/*.sh; do
 		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
 	done ;;
-selftests)
-	for f in "$PROJECT"/build/selftests/*; do
-		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
-	done ;;
+selftests) run_selftests ;;
 stock) run_scripts "$PROJECT/tests/regression" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
 one=*)
@@ -131,7 +221,7 @@ one=*)
 	for f in "${only[@]}"; do
 		case $f in
 		*.sh) run_script "$(basename "$f" .sh)" "$PROJECT/$f" 1 ;;
-		*) run_selftest "$PROJECT/$f" ;;
+		*) run_selftest_path "$f" ;;
 		esac
 	done ;;
 *) echo "run-suite: unknown suite '$suite'" >&2; exit 2 ;;
