@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/lib.sh - helpers shared by tests/e2e, tests/regression, tests/bench and
+# tests/lib.sh - helpers shared by tests/e2e, tests/stock, tests/bench and
 # tests/demo.sh.  Source it first thing:
 #
 #     . "$(dirname "$0")/../lib.sh"

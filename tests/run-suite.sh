@@ -2,7 +2,7 @@
 # run-suite.sh SUITE: run one suite in the guest, as real root.
 #   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
 #   selftests: build/selftests/* only
-#   stock:  tests/regression/*.sh
+#   stock:  tests/stock/*.sh
 #   demo:   tests/demo.sh
 #   one=PATH[:PATH...]: only these, relative to the project (scripts or
 #           selftest binaries)
@@ -124,7 +124,7 @@ selftests)
 	for f in "$PROJECT"/build/selftests/*; do
 		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
 	done ;;
-stock) run_scripts "$PROJECT/tests/regression" ;;
+stock) run_scripts "$PROJECT/tests/stock" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
 one=*)
 	IFS=: read -ra only <<<"${suite#one=}"

@@ -5,7 +5,7 @@
 # (ENODEV: unknown filesystem type), and the stock loop driver is there.
 #
 # Only meaningful on the loopfs-off kernel.  The harness sets
-# LOOPFS_KERNEL=1 when it runs the regression suite on the loopfs-on kernel
+# LOOPFS_KERNEL=1 when it runs the stock suite on the loopfs-on kernel
 # (clause 7.2); then this test skips (its counterpart there is
 # tests/e2e/clause_7_1_loopfs_present.sh).
 . "$(dirname "$0")/../lib.sh"
