@@ -3,7 +3,7 @@
 # Contract clause 7.1 (loopfs-on side): with CONFIG_BLK_DEV_LOOPFS=y the
 # filesystem type loopfs is registered (nodev) and mountable, and the loop
 # driver is still there (/dev/loop-control).  The loopfs-off side is
-# tests/stock/clause_7_1_loopfs_absent.sh.
+# tests/stock/loopfs_absent_when_compiled_out.sh.
 . "$(dirname "$0")/../lib.sh"
 
 require_root

@@ -7,7 +7,7 @@
 # Only meaningful on the loopfs-off kernel.  The harness sets
 # LOOPFS_KERNEL=1 when it runs the stock suite on the loopfs-on kernel
 # (clause 7.2); then this test skips (its counterpart there is
-# tests/e2e/clause_7_1_loopfs_present.sh).
+# tests/e2e/loopfs_registered_when_built_in.sh).
 . "$(dirname "$0")/../lib.sh"
 
 require_root

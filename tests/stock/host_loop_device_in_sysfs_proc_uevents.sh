@@ -16,8 +16,8 @@
 #     device; one in the container's network namespace gets none of them:
 #     since Linux 4.18 (lib/kobject_uevent.c, uevent_net_init()) uevents
 #     reach only network namespaces that the initial user namespace owns.
-# Runs on the loopfs-off kernel.  tests/e2e/clause_7_2_host_loop_visible_
-# everywhere.sh runs this same script on the loopfs kernel with
+# Runs on the loopfs-off kernel.  tests/e2e/host_loop_device_visible_
+# beside_instances.sh runs this same script on the loopfs kernel with
 # LOOPFS_WITH_INSTANCE=1: the container then also mounts a loopfs instance
 # and holds a device of it, bound, during the checks.
 . "$(dirname "$0")/../lib.sh"
