@@ -128,24 +128,15 @@ lines_not_in() {
 	return 0
 }
 
-# loop_list: the loop devices in /sys/block, one name a line (glob order).
-loop_list() {
-	local d
-	for d in /sys/block/loop*; do
-		d=${d##*/}
-		[[ $d =~ ^loop[0-9]+$ ]] && echo "$d"
-	done
-	return 0
-}
-
-# loop_list_to VAR: loop_list into VAR, without a subshell
+# loop_list_to VAR: the loop devices in /sys/block, one name a line (glob
+# order), into VAR (no subshell: a fork costs on the debug guest kernel)
 loop_list_to() {
-	local d l=
-	for d in /sys/block/loop*; do
-		d=${d##*/}
-		[[ $d =~ ^loop[0-9]+$ ]] && l+=$d$'\n'
+	local _d _l=
+	for _d in /sys/block/loop*; do
+		_d=${_d##*/}
+		[[ $_d =~ ^loop[0-9]+$ ]] && _l+=$_d$'\n'
 	done
-	printf -v "$1" '%s' "${l%$'\n'}"
+	printf -v "$1" '%s' "${_l%$'\n'}"
 }
 
 _lib_on_exit() {
@@ -428,7 +419,7 @@ num_of_dev() {
 	echo "$n"
 }
 
-# host_loop_control_devnum: "10:237"
+# the device number of loop-control, the host's and every instance's
 LOOP_CONTROL_DEVNUM=10:237
 
 # ------------------------------------------------------------------- mounts
@@ -517,11 +508,12 @@ detach_file() {
 }
 
 # host_remove_new_devices BASELINE: remove (via the host loop-control) unbound
-# devices that are in /sys/block now and were not in BASELINE (the output of
-# loop_list) and have a node in the host's /dev (i.e. are host devices).
+# devices that are in /sys/block now and were not in BASELINE (a list from
+# loop_list_to) and have a node in the host's /dev (i.e. are host devices).
 host_remove_new_devices() {
-	local d n
-	for d in $(lines_not_in "$(loop_list)" "$1"); do
+	local d n now
+	loop_list_to now
+	for d in $(lines_not_in "$now" "$1"); do
 		n=${d#loop}
 		[ -b "/dev/$d" ] || continue
 		loop_bound "$n" && losetup -d "/dev/$d"

@@ -18,7 +18,8 @@ mount_instance "$B"
 
 # a host device to poke at: the first one with a node in the host's /dev
 h=
-for d in $(loop_list); do
+loop_list_to all
+for d in $all; do
 	[ -b "/dev/$d" ] && { h=${d#loop}; break; }
 done
 if [ -z "$h" ]; then

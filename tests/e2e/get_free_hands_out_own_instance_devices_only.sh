@@ -16,7 +16,7 @@ need_loopctl
 
 mount_instance "$SCRATCH/a"
 mount_instance "$SCRATCH/b"
-baseline=$(loop_list)
+loop_list_to baseline
 defer host_remove_new_devices "$baseline"
 
 # 1.4: loop-control is the host's loop-control device number
@@ -63,7 +63,8 @@ loop_sys_exists "$na" || fail "loop$na gone after the host's REMOVE"
 mkimg tiny.img 1
 defer detach_file "$SCRATCH/tiny.img"
 unbound=0
-for d in $(loop_list); do
+loop_list_to all
+for d in $all; do
 	n=${d#loop}
 	[ "$n" = "$na" ] || [ "$n" = "$nb" ] && continue
 	loop_bound "$n" || unbound=$((unbound + 1))

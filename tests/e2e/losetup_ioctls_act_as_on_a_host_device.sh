@@ -62,7 +62,7 @@ exercise() {
 mkdata pat 1024
 
 # host device: one that GET_FREE hands out, with its /dev node
-baseline=$(loop_list)
+loop_list_to baseline
 defer host_remove_new_devices "$baseline"
 h=$(lctl /dev/loop-control get_free)
 assert_num "$h" "host GET_FREE"

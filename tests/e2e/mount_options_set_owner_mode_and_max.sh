@@ -47,13 +47,14 @@ assert_num "$n2" "GET_FREE 2 (max=2)"
 assert_ne "$n2" "$n1" "second device"
 losetup "$M/loop$n2" i2 || fail "losetup $M/loop$n2"
 defer losetup -d "$M/loop$n2"
-before_sys=$(loop_list)
+loop_list_to before_sys
 before_nodes=$(instance_devices "$M")
 expect_errno ENOSPC "GET_FREE past max=2" lctl "$M/loop-control" get_free
 f=$(free_index 400)
 expect_errno ENOSPC "ADD($f) past max=2" lctl "$M/loop-control" add "$f"
 # 5.3: nothing was created
-assert_eq "$(loop_list)" "$before_sys" "no device added by the failed calls (/sys/block)"
+loop_list_to after_sys
+assert_eq "$after_sys" "$before_sys" "no device added by the failed calls (/sys/block)"
 assert_eq "$(instance_devices "$M")" "$before_nodes" "no node added by the failed calls"
 assert_absent "$M/loop$f" "no node for the refused ADD($f)"
 assert_eq "$(lctl /dev/loop-control add "$f")" "$f" "index $f was not consumed (host ADD)"

@@ -12,7 +12,7 @@ require_cmds losetup
 need_loopctl
 
 CTL=/dev/loop-control
-baseline=$(loop_list)
+loop_list_to baseline
 defer host_remove_new_devices "$baseline"
 mkimg img 4
 defer detach_file "$SCRATCH/img"
@@ -58,7 +58,7 @@ expect_errno ENODEV "REMOVE($x) again" lctl $CTL remove "$x"
 mkimg tiny 1
 defer detach_file "$SCRATCH/tiny"
 for ((i = 0; i < 64; i++)); do
-	before=$(loop_list)
+	loop_list_to before
 	d=$(lctl $CTL get_free)
 	assert_num "$d" "GET_FREE (round $i)"
 	loop_bound "$d" && fail "GET_FREE returned bound loop$d"
