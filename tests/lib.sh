@@ -524,6 +524,91 @@ host_remove_new_devices() {
 	return 0
 }
 
+# --------------------------------------------------------------- benchmarks
+# For tests/bench/: a benchmark reports figures, not pass/fail; it exits 1
+# only when it cannot run.  (Builtins only in what runs between two clock
+# readings: an exec costs seconds on the debug guest kernel under TCG.)
+
+# cannot_run WHY: the benchmark cannot run (exit 1)
+cannot_run() {
+	echo "BENCH: cannot run: $*" >&2
+	exit 1
+}
+
+# bench_require CMD...: real root, the commands CMD, loopctl and loopfs;
+# max_loop_devices raised to 100000 until the benchmark ends
+bench_require() {
+	local c
+	[ "$EUID" = 0 ] || cannot_run "needs root"
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
+	done
+	[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
+	loopfs_available || cannot_run "loopfs not in /proc/filesystems"
+	raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+}
+
+# bench_output NAME: emit writes to $RESULTS/NAME too (emptied first), when
+# $RESULTS is a writable directory
+BENCH_OUT=
+bench_output() {
+	BENCH_OUT=
+	if [ -n "${RESULTS:-}" ] && [ -d "$RESULTS" ] && [ -w "$RESULTS" ]; then
+		BENCH_OUT=$RESULTS/$1
+		: >"$BENCH_OUT"
+	fi
+}
+
+# emit LINE: a line of the benchmark's output
+emit() {
+	echo "$*"
+	[ -z "$BENCH_OUT" ] || echo "$*" >>"$BENCH_OUT"
+}
+
+# now_ms: milliseconds of real time
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# mem_avail_kb: MemAvailable in /proc/meminfo (0 if missing)
+mem_avail_kb() {
+	local k v _
+	while read -r k v _; do
+		[ "$k" = MemAvailable: ] && { echo "$v"; return; }
+	done </proc/meminfo
+	echo 0
+}
+
+# ratio A B (decimal numbers): A/B with 3 decimals, or NA
+ratio() {
+	local a=${1%%.*} b=${2%%.*} r
+	[[ $a =~ ^[0-9]+$ ]] && [[ $b =~ ^[0-9]+$ ]] && [ "$b" -gt 0 ] || { echo NA; return; }
+	r=$(((a * 1000 + b / 2) / b))
+	printf '%d.%03d' $((r / 1000)) $((r % 1000))
+}
+
+# remove_listed CONTROL LIST PAR: remove the devices whose indexes LIST
+# holds (one a line) through the loop-control node CONTROL, PAR removers
+# in parallel (removal waits for RCU grace periods); sets REMOVE_MS (time
+# taken) and REMOVE_FAILED (how many failed; their errors are in
+# $SCRATCH/remove.err)
+remove_listed() {
+	local t f pids=()
+	t=$(now_ms)
+	rm -f "$SCRATCH"/held.part.*
+	split -n "r/$3" "$2" "$SCRATCH/held.part."
+	: >"$SCRATCH/remove.err"
+	for f in "$SCRATCH"/held.part.*; do
+		lctl "$1" remove_many <"$f" >>"$SCRATCH/remove.err" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	rm -f "$SCRATCH"/held.part.*
+	REMOVE_MS=$(($(now_ms) - t))
+	REMOVE_FAILED=$(wc -l <"$SCRATCH/remove.err")
+}
+
 # ---------------------------------------------------------------- containers
 
 # ct_run [--opts LOOPFS_OPTS] CMD [ARGS...]
