@@ -360,6 +360,48 @@ _absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
 wait_gone() { wait_until "${2:-10}" _absent "$1"; }
 wait_present() { wait_until "${2:-10}" test -e "$1"; }
 
+# pid_alive PID: process PID runs (exists and is not a zombie: a process
+# that is not the shell's own child stays one until its parent reaps it)
+pid_alive() {
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+pid_gone() { ! pid_alive "$1"; }
+
+# wait_while_alive TIMEOUT "PID..." CMD...: poll CMD about every 0.1 s
+# until it succeeds (0), as long as every PID lives: 1 once one of them has
+# ended (CMD is tried once more then), 2 after TIMEOUT seconds.  WAIT_WHY
+# says which.  For a test waiting on the processes it started (containers,
+# helpers) that tell it through files when they are ready.
+wait_while_alive() {
+	local t=$1 end=$((SECONDS + $1 + 1)) pids=$2 p
+	shift 2
+	WAIT_WHY=
+	while ! "$@"; do
+		for p in $pids; do
+			pid_alive "$p" && continue
+			"$@" && return 0
+			WAIT_WHY="process $p ended first"
+			return 1
+		done
+		if [ $SECONDS -ge $end ]; then
+			WAIT_WHY="not within $t s"
+			return 2
+		fi
+		nap 0.1
+	done
+	return 0
+}
+
+# wait_file_while PATH TIMEOUT PID...: wait_while_alive for a file
+wait_file_while() {
+	local f=$1 t=$2
+	shift 2
+	wait_while_alive "$t" "$*" test -e "$f"
+}
+
 # ------------------------------------------------------------- loop devices
 
 # loop_sys_exists N: the kernel has device loopN
@@ -665,12 +707,9 @@ ct_start_linker() {
 	"$LOOPFS_LINK" -r "$ready" "${1:-/dev/loopfs}" "${2:-/dev}" &
 	pid=$!
 	defer kill "$pid"
-	wait_until 60 _ct_linker_up "$ready" "$pid" || fail "container: loopfs-link did not start"
-	[ -e "$ready" ] || fail "container: loopfs-link exited"
+	wait_file_while "$ready" 60 "$pid" || fail "container: loopfs-link did not start ($WAIT_WHY)"
 	return 0
 }
-
-_ct_linker_up() { [ -e "$1" ] || ! kill -0 "$2" 2>/dev/null; }
 
 # wait_file PATH [TIMEOUT]: wait for a file (synchronisation between the test
 # and its containers through the scratch directory)

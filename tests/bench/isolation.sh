@@ -106,10 +106,7 @@ LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --propagation pr
 	bash -c '. "$LIB_SH" && ct_bench' >ct.log 2>&1 &
 cpid=$!
 defer kill "$cpid"
-until [ -e base.done ]; do
-	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
-	nap 0.2
-done
+wait_file_while base.done 1200 "$cpid" || { cat ct.log; cannot_run "the container: $WAIT_WHY"; }
 
 # the cost of an add, one adder, timed in C
 next=1000
@@ -162,10 +159,7 @@ emit "isolation_bulk_add_ms=$add_ms isolation_bulk_ms_per_dev=$(ratio "$add_ms" 
 [ "$held" -ge "$M" ] || emit "# only $held foreign devices could be added"
 
 touch foreign.ready
-until [ -e foreign.done ]; do
-	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
-	nap 0.2
-done
+wait_file_while foreign.done 1200 "$cpid" || { cat ct.log; cannot_run "the container: $WAIT_WHY"; }
 wait "$cpid" || { cat ct.log; cannot_run "the container failed"; }
 
 for f in base foreign; do

@@ -473,14 +473,6 @@ echo ok >/ct/done
 EOF
 
 # ------------------------------------------------------------- host helpers
-_ct_alive() { # PID: running, not a zombie
-	local s
-	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-_ct_file_or_dead() { [ -e "$1" ] || ! _ct_alive "$2"; }
-_ct_dead() { ! _ct_alive "$1"; }
 
 ct_show() { # NAME: the container's output and the hook's standard error
 	echo "--- container $1 output:"
@@ -501,9 +493,8 @@ mountd_log_has() { # TEXT
 }
 
 ct_wait_file() { # NAME FILE
-	wait_until 600 _ct_file_or_dead "$SCRATCH/$1/$2" "${CT_PID[$1]}" ||
-		{ ct_show "$1"; fail "container $1: no $2 after 600 s"; }
-	[ -e "$SCRATCH/$1/$2" ] || { ct_show "$1"; fail "container $1 ended before $2"; }
+	wait_file_while "$SCRATCH/$1/$2" 600 "${CT_PID[$1]}" ||
+		{ ct_show "$1"; fail "container $1: no $2 ($WAIT_WHY)"; }
 }
 
 ct_create() { # NAME
@@ -650,7 +641,7 @@ ct_wait_file b probed
 touch a/go b/go || fail "touch go"
 
 for c in a b; do
-	wait_until 600 _ct_dead "${CT_PID[$c]}" || { ct_show "$c"; fail "lfs-$c does not end"; }
+	wait_until 600 pid_gone "${CT_PID[$c]}" || { ct_show "$c"; fail "lfs-$c does not end"; }
 done
 for c in a b; do
 	ct_show "$c"
@@ -770,8 +761,7 @@ SCRATCH=$X LIB_IN_CONTAINER=1 setpriv --reuid=4000 --regid=4000 --clear-groups \
 	bash -c '. "$LIB_SH" && outside_ct' >x.log 2>&1 &
 xp=$!
 defer kill "$xp"
-wait_until 300 _ct_file_or_dead "$X/ready" "$xp" || fail "x: not ready"
-[ -e "$X/ready" ] || { print_file x.log; fail "x ended before it was ready"; }
+wait_file_while "$X/ready" 300 "$xp" || { print_file x.log; fail "x: not ready ($WAIT_WHY)"; }
 xpid=$(cat "$X/pid")
 printf '{"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": %d, "bundle": "%s", "annotations": {"org.loopfs.options": "max=1"}}' \
 	"$xpid" "$X" | "$HOOK" -v >hook-x.err 2>&1 || { print_file hook-x.err; fail "hook with pid $xpid"; }
@@ -785,8 +775,7 @@ for ns in user mnt; do
 done
 ok "the hook, given x's pid, joined its user, mount and pid namespaces; the linker (host pid $lp) is in them"
 touch "$X/hooked"
-wait_until 300 _ct_file_or_dead "$X/added" "$xp" || fail "x: no device"
-[ -e "$X/added" ] || { print_file x.log; fail "x ended before it added a device"; }
+wait_file_while "$X/added" 300 "$xp" || { print_file x.log; fail "x: no device ($WAIT_WHY)"; }
 xn=$(cat "$X/num")
 assert_num "$xn" "x's device"
 assert_absent "/sys/block/loop$xn" "host sysfs does not list x's loop$xn: the instance is its user namespace's"
@@ -795,6 +784,6 @@ wait "$xp"
 rc=$?
 print_file x.log
 [ $rc -eq 0 ] || fail "x failed (exit $rc)"
-wait_until 20 _ct_dead "$lp" || fail "x's linker outlives x's pid namespace"
+wait_until 20 pid_gone "$lp" || fail "x's linker outlives x's pid namespace"
 wait_gone "/sys/block/loop$xn" 20 || fail "x's loop$xn outlives x"
 ok "x's linker and loop$xn went with x"

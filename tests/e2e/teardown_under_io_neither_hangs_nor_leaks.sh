@@ -36,7 +36,7 @@ losetup "$SCRATCH/i2/loop$n2" b2.img || fail "losetup loop$n2"
 "$HOLDER" "$SCRATCH/fs.img" "$SCRATCH/raw.img" /dev/null "$SCRATCH/ready" 2>holder.err &
 hpid=$!
 defer kill -9 "$hpid"
-wait_file ready 120 || { print_file holder.err; fail "the holder did not get ready"; }
+wait_file_while ready 120 "$hpid" || { print_file holder.err; fail "the holder did not get ready ($WAIT_WHY)"; }
 read -r a b c fa fb mnt <ready
 assert_num "$a" "holder's devices"
 info "targets: loop$n1 (instance i1), loop$n2 (instance i2), loop$b raw and loop$a ext4 of holder $hpid"

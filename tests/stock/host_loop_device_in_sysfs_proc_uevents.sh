@@ -188,13 +188,8 @@ LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --pid --fork --k
 cpid=$!
 defer kill "$cpid"
 
-ct_gone() { ! kill -0 "$cpid" 2>/dev/null; }
 ct_wait() { # FILE WHAT
-	wait_until 300 eval "[ -e $1 ] || ct_gone"
-	if [ ! -e "$1" ]; then
-		cat ct.log
-		fail "the container ended before $2"
-	fi
+	wait_file_while "$1" 300 "$cpid" || { cat ct.log; fail "the container, $2: $WAIT_WHY"; }
 }
 wait_file host.ready 60 || { cat host.everr; fail "host uevent listener not ready"; }
 wait_file netns.ready 60 || { cat netns.everr; fail "uevent listener in a new netns not ready"; }
