@@ -17,6 +17,16 @@
 # Do not use process substitution <(...) in tests: the guest's devtmpfs has
 # no /dev/fd.
 #
+# fail (and skip) exit the shell they run in: inside $(...) that is only
+# the subshell, and the test would go on with an empty or wrong value.  So
+# the output of a helper that can fail (lctl, node_devnum, num_of_dev,
+# file_last_match, a test's own helpers that call fail) is always taken as
+#
+#     v=$(helper ...) || fail "what went wrong: $v"
+#
+# and then used, never inside another command's arguments
+# (assert_eq "$(helper ...)" ... passes when two failures print the same).
+#
 # Sourcing this file installs an EXIT trap that runs the clean-ups registered
 # with defer (last first) and then checks that the set of loop devices in
 # /sys/block is what it was when the test started: a test that leaves a loop

@@ -185,7 +185,7 @@ emit "phase_getfree_s=$((($(now_ms) - T0) / 1000))"
 T1=$(now_ms)
 IMG=$SCRATCH/io.img
 dd if=/dev/zero of="$IMG" bs=1M count="$IO_SIZE_MB" status=none || cannot_run "making $IMG"
-n=$(lctl "$BENCH/loop-control" get_free)
+n=$(lctl "$BENCH/loop-control" get_free) || cannot_run "GET_FREE on the bench instance: $n"
 [[ $n =~ ^[0-9]+$ ]] || cannot_run "GET_FREE on the bench instance: $n"
 IDEV=$BENCH/loop$n
 losetup "$IDEV" "$IMG" || cannot_run "losetup $IDEV"

@@ -173,7 +173,7 @@ cp -a ct-a/dev/. ct-b/dev/ || fail "/dev for container b"
 mkimg host.img 1
 hdev=$(losetup -f --show host.img) || fail "host: losetup -f --show host.img"
 defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev")
+hn=$(num_of_dev "$hdev") || fail "losetup printed '$hdev'"
 echo "$hn" >host.num
 ok "host device $hdev on host.img"
 

@@ -257,8 +257,9 @@ find_linker() {
 	done
 	[ -n "$LINKER" ] || fail "[$me] no loopfs-link in our pid namespace"
 	ok "[$me] the linker is pid $LINKER in our pid namespace"
-	assert_eq "$(file_last_match "/proc/$LINKER/status" '^CapPrm:')" $'CapPrm:\t0000000000000000' \
-		"[$me] the linker has no capability"
+	got=$(file_last_match "/proc/$LINKER/status" '^CapPrm:') ||
+		fail "[$me] no CapPrm in /proc/$LINKER/status"
+	assert_eq "$got" $'CapPrm:\t0000000000000000' "[$me] the linker has no capability"
 	assert_eq "$(readlink "/proc/$LINKER/root")" / "[$me] the linker's root is ours (pivot_root moved it)"
 	assert_eq "$(readlink "/proc/$LINKER/cwd")" / "[$me] the linker's cwd"
 	fds=$(ls -l "/proc/$LINKER/fd") || fail "[$me] ls /proc/$LINKER/fd"
@@ -301,8 +302,8 @@ handshake() { # [STEP: run with the other's number after probe_other]
 # and the vfat's files because the mount says so (uid=, gid=).
 a_mounts() { # N: our loop device
 	local n=$1 m k
-	assert_eq "$(file_last_match /proc/self/status '^Seccomp:')" $'Seccomp:\t2' \
-		"[a] under crun's seccomp filter"
+	got=$(file_last_match /proc/self/status '^Seccomp:') || fail "[a] no Seccomp in /proc/self/status"
+	assert_eq "$got" $'Seccomp:\t2' "[a] under crun's seccomp filter"
 
 	mount "/dev/loop${n}p1" /mnt1 || fail "[a] mount /dev/loop${n}p1 /mnt1"
 	assert_locked_mount /mnt1 ext4 "/dev/loopfs/loop${n}p1" "[a] mount /dev/loop${n}p1 /mnt1 (by loopfs-mountd)"
@@ -358,7 +359,8 @@ a_refusals() { # N: B's device
 	: >/dev/other-node && touch /ct/want-node || fail "[a] /dev/other-node"
 	wait_file /ct/node-bound 300 || fail "[a] the host never bound B's node"
 	assert_blk /dev/other-node "[a] B's node, bound in our /dev by the host"
-	assert_eq "$(node_devnum /dev/other-node)" "$(cat /ct/other-devnum)" "[a] /dev/other-node is B's loop$n"
+	got=$(node_devnum /dev/other-node) || fail "[a] no device number for /dev/other-node"
+	assert_eq "$got" "$(cat /ct/other-devnum)" "[a] /dev/other-node is B's loop$n"
 	expect_fail "[a] opening B's node (B's root's, 0660)" blockdev --getsize64 /dev/other-node
 	expect_fail "[a] mount -t ext4 of B's node" mount -t ext4 /dev/other-node /mnt1
 	assert_not_mounted /mnt1 "[a] B's node"
@@ -417,7 +419,8 @@ ct_a() {
 	for i in 1 2 3; do
 		truncate -s 1M "/ct/x$i.img" || fail "[a] truncate"
 		x=$(losetup -f --show "/ct/x$i.img") || fail "[a] losetup -f --show x$i.img"
-		xs+=("$(num_of_dev "$x")")
+		x=$(num_of_dev "$x") || fail "[a] losetup printed '$x'"
+		xs+=("$x")
 	done
 	for x in "${xs[@]}"; do
 		losetup -d "/dev/loop$x" || fail "[a] losetup -d /dev/loop$x"

@@ -11,7 +11,8 @@ require_cmds mountpoint stat findmnt awk
 
 line=$(grep -w loopfs /proc/filesystems) || fail "loopfs not in /proc/filesystems"
 assert_eq "$(echo "$line" | awk '{print $1}')" nodev "loopfs is a nodev filesystem in /proc/filesystems"
-assert_eq "$(node_devnum /dev/loop-control)" "$LOOP_CONTROL_DEVNUM" "host /dev/loop-control"
+got=$(node_devnum /dev/loop-control) || fail "no device number for /dev/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "host /dev/loop-control"
 mount_instance "$SCRATCH/a"
 mountpoint -q "$SCRATCH/a" || fail "not a mount point after mount -t loopfs"
 assert_eq "$(findmnt -n -o FSTYPE "$SCRATCH/a")" loopfs "fstype of the mount"

@@ -25,11 +25,11 @@ truncate -s 8M b1.img b2.img || fail "truncate"
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4"
 
 mount_instance "$SCRATCH/i1"
-n1=$(lctl "$SCRATCH/i1/loop-control" get_free)
+n1=$(lctl "$SCRATCH/i1/loop-control" get_free) || fail "lctl $SCRATCH/i1/loop-control get_free: $n1"
 assert_num "$n1" "GET_FREE (instance 1)"
 losetup "$SCRATCH/i1/loop$n1" b1.img || fail "losetup loop$n1"
 mount_instance "$SCRATCH/i2"
-n2=$(lctl "$SCRATCH/i2/loop-control" get_free)
+n2=$(lctl "$SCRATCH/i2/loop-control" get_free) || fail "lctl $SCRATCH/i2/loop-control get_free: $n2"
 assert_num "$n2" "GET_FREE (instance 2)"
 losetup "$SCRATCH/i2/loop$n2" b2.img || fail "losetup loop$n2"
 

@@ -23,4 +23,5 @@ mkdir -p d
 expect_fail_msg "unknown filesystem type" "mount -t loopfs" mount -t loopfs none d
 mountpoint -q d && fail "mount -t loopfs mounted something"
 grep -qw loop /proc/devices || fail "no loop driver in /proc/devices"
-assert_eq "$(node_devnum /dev/loop-control)" "$LOOP_CONTROL_DEVNUM" "/dev/loop-control present"
+got=$(node_devnum /dev/loop-control) || fail "no device number for /dev/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "/dev/loop-control present"
