@@ -1,8 +1,11 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
-#   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh, tests/bench/*.sh
+#   loopfs: build/selftests/* (kselftest TAP), tests/e2e/*.sh and the
+#           benchmark smoke run (tests/bench/smoke.sh)
 #   selftests: build/selftests/* only
 #   stock:  tests/stock/*.sh
+#   soak:   tests/soak/*.sh (long runs, not in make check)
+#   bench:  tests/bench/*.sh, every benchmark (not in make check)
 #   demo:   tests/demo.sh
 #   one=PATH[:PATH...]: only these, relative to the project (scripts or
 #           selftest binaries)
@@ -117,14 +120,17 @@ loopfs)
 		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
 	done
 	run_scripts "$PROJECT/tests/e2e"
-	for f in "$PROJECT"/tests/bench/*.sh; do
-		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
-	done ;;
+	run_script bench-smoke "$PROJECT/tests/bench/smoke.sh" ;;
 selftests)
 	for f in "$PROJECT"/build/selftests/*; do
 		[ -f "$f" ] && [ -x "$f" ] && run_selftest "$f"
 	done ;;
 stock) run_scripts "$PROJECT/tests/stock" ;;
+soak) run_scripts "$PROJECT/tests/soak" ;;
+bench)
+	for f in "$PROJECT"/tests/bench/*.sh; do
+		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
+	done ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
 one=*)
 	IFS=: read -ra only <<<"${suite#one=}"
