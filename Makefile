@@ -15,7 +15,8 @@ CFLAGS ?= -O2
 # The kernel builds use every core themselves; keep make's own steps ordered.
 .NOTPARALLEL:
 .PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
-	selftests userspace install check demo shell one series-check clean
+	selftests userspace install check demo shell one soak bench series-check \
+	clean
 
 all: check
 
@@ -103,6 +104,20 @@ one:
 		build/results/one one=$(T) $(or $(TIMEOUT),1800)
 	@cat build/results/one/results.txt
 	scripts/logcheck.sh build/results/one/console.log
+
+# The long runs kept out of check, each in one boot of the loopfs kernel:
+# soak (tests/soak/: the instance cycles test with its long budget) and
+# bench (every benchmark in tests/bench/, the isolation one too; check runs
+# only the smoke one).  Results in build/results/soak/, build/results/bench/.
+soak: kernel-loopfs selftests userspace
+	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/soak soak 7200
+	@cat build/results/soak/results.txt
+	scripts/logcheck.sh build/results/soak/console.log
+
+bench: kernel-loopfs selftests userspace
+	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/bench bench 7200
+	@cat build/results/bench/results.txt
+	scripts/logcheck.sh build/results/bench/console.log
 
 # Before the series is sent (not part of check): every commit of build/tree
 # builds with loopfs on and off and passes checkpatch --strict; HEAD passes

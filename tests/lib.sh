@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/lib.sh - helpers shared by tests/e2e, tests/regression, tests/bench and
+# tests/lib.sh - helpers shared by tests/e2e, tests/stock, tests/bench and
 # tests/demo.sh.  Source it first thing:
 #
 #     . "$(dirname "$0")/../lib.sh"
@@ -16,6 +16,16 @@
 #
 # Do not use process substitution <(...) in tests: the guest's devtmpfs has
 # no /dev/fd.
+#
+# fail (and skip) exit the shell they run in: inside $(...) that is only
+# the subshell, and the test would go on with an empty or wrong value.  So
+# the output of a helper that can fail (lctl, node_devnum, num_of_dev,
+# file_last_match, a test's own helpers that call fail) is always taken as
+#
+#     v=$(helper ...) || fail "what went wrong: $v"
+#
+# and then used, never inside another command's arguments
+# (assert_eq "$(helper ...)" ... passes when two failures print the same).
 #
 # Sourcing this file installs an EXIT trap that runs the clean-ups registered
 # with defer (last first) and then checks that the set of loop devices in
@@ -128,24 +138,15 @@ lines_not_in() {
 	return 0
 }
 
-# loop_list: the loop devices in /sys/block, one name a line (glob order).
-loop_list() {
-	local d
-	for d in /sys/block/loop*; do
-		d=${d##*/}
-		[[ $d =~ ^loop[0-9]+$ ]] && echo "$d"
-	done
-	return 0
-}
-
-# loop_list_to VAR: loop_list into VAR, without a subshell
+# loop_list_to VAR: the loop devices in /sys/block, one name a line (glob
+# order), into VAR (no subshell: a fork costs on the debug guest kernel)
 loop_list_to() {
-	local d l=
-	for d in /sys/block/loop*; do
-		d=${d##*/}
-		[[ $d =~ ^loop[0-9]+$ ]] && l+=$d$'\n'
+	local _d _l=
+	for _d in /sys/block/loop*; do
+		_d=${_d##*/}
+		[[ $_d =~ ^loop[0-9]+$ ]] && _l+=$_d$'\n'
 	done
-	printf -v "$1" '%s' "${l%$'\n'}"
+	printf -v "$1" '%s' "${_l%$'\n'}"
 }
 
 _lib_on_exit() {
@@ -369,6 +370,48 @@ _absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
 wait_gone() { wait_until "${2:-10}" _absent "$1"; }
 wait_present() { wait_until "${2:-10}" test -e "$1"; }
 
+# pid_alive PID: process PID runs (exists and is not a zombie: a process
+# that is not the shell's own child stays one until its parent reaps it)
+pid_alive() {
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+pid_gone() { ! pid_alive "$1"; }
+
+# wait_while_alive TIMEOUT "PID..." CMD...: poll CMD about every 0.1 s
+# until it succeeds (0), as long as every PID lives: 1 once one of them has
+# ended (CMD is tried once more then), 2 after TIMEOUT seconds.  WAIT_WHY
+# says which.  For a test waiting on the processes it started (containers,
+# helpers) that tell it through files when they are ready.
+wait_while_alive() {
+	local t=$1 end=$((SECONDS + $1 + 1)) pids=$2 p
+	shift 2
+	WAIT_WHY=
+	while ! "$@"; do
+		for p in $pids; do
+			pid_alive "$p" && continue
+			"$@" && return 0
+			WAIT_WHY="process $p ended first"
+			return 1
+		done
+		if [ $SECONDS -ge $end ]; then
+			WAIT_WHY="not within $t s"
+			return 2
+		fi
+		nap 0.1
+	done
+	return 0
+}
+
+# wait_file_while PATH TIMEOUT PID...: wait_while_alive for a file
+wait_file_while() {
+	local f=$1 t=$2
+	shift 2
+	wait_while_alive "$t" "$*" test -e "$f"
+}
+
 # ------------------------------------------------------------- loop devices
 
 # loop_sys_exists N: the kernel has device loopN
@@ -428,7 +471,7 @@ num_of_dev() {
 	echo "$n"
 }
 
-# host_loop_control_devnum: "10:237"
+# the device number of loop-control, the host's and every instance's
 LOOP_CONTROL_DEVNUM=10:237
 
 # ------------------------------------------------------------------- mounts
@@ -517,11 +560,12 @@ detach_file() {
 }
 
 # host_remove_new_devices BASELINE: remove (via the host loop-control) unbound
-# devices that are in /sys/block now and were not in BASELINE (the output of
-# loop_list) and have a node in the host's /dev (i.e. are host devices).
+# devices that are in /sys/block now and were not in BASELINE (a list from
+# loop_list_to) and have a node in the host's /dev (i.e. are host devices).
 host_remove_new_devices() {
-	local d n
-	for d in $(lines_not_in "$(loop_list)" "$1"); do
+	local d n now
+	loop_list_to now
+	for d in $(lines_not_in "$now" "$1"); do
 		n=${d#loop}
 		[ -b "/dev/$d" ] || continue
 		loop_bound "$n" && losetup -d "/dev/$d"
@@ -530,6 +574,91 @@ host_remove_new_devices() {
 		fi
 	done
 	return 0
+}
+
+# --------------------------------------------------------------- benchmarks
+# For tests/bench/: a benchmark reports figures, not pass/fail; it exits 1
+# only when it cannot run.  (Builtins only in what runs between two clock
+# readings: an exec costs seconds on the debug guest kernel under TCG.)
+
+# cannot_run WHY: the benchmark cannot run (exit 1)
+cannot_run() {
+	echo "BENCH: cannot run: $*" >&2
+	exit 1
+}
+
+# bench_require CMD...: real root, the commands CMD, loopctl and loopfs;
+# max_loop_devices raised to 100000 until the benchmark ends
+bench_require() {
+	local c
+	[ "$EUID" = 0 ] || cannot_run "needs root"
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
+	done
+	[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
+	loopfs_available || cannot_run "loopfs not in /proc/filesystems"
+	raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+}
+
+# bench_output NAME: emit writes to $RESULTS/NAME too (emptied first), when
+# $RESULTS is a writable directory
+BENCH_OUT=
+bench_output() {
+	BENCH_OUT=
+	if [ -n "${RESULTS:-}" ] && [ -d "$RESULTS" ] && [ -w "$RESULTS" ]; then
+		BENCH_OUT=$RESULTS/$1
+		: >"$BENCH_OUT"
+	fi
+}
+
+# emit LINE: a line of the benchmark's output
+emit() {
+	echo "$*"
+	[ -z "$BENCH_OUT" ] || echo "$*" >>"$BENCH_OUT"
+}
+
+# now_ms: milliseconds of real time
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# mem_avail_kb: MemAvailable in /proc/meminfo (0 if missing)
+mem_avail_kb() {
+	local k v _
+	while read -r k v _; do
+		[ "$k" = MemAvailable: ] && { echo "$v"; return; }
+	done </proc/meminfo
+	echo 0
+}
+
+# ratio A B (decimal numbers): A/B with 3 decimals, or NA
+ratio() {
+	local a=${1%%.*} b=${2%%.*} r
+	[[ $a =~ ^[0-9]+$ ]] && [[ $b =~ ^[0-9]+$ ]] && [ "$b" -gt 0 ] || { echo NA; return; }
+	r=$(((a * 1000 + b / 2) / b))
+	printf '%d.%03d' $((r / 1000)) $((r % 1000))
+}
+
+# remove_listed CONTROL LIST PAR: remove the devices whose indexes LIST
+# holds (one a line) through the loop-control node CONTROL, PAR removers
+# in parallel (removal waits for RCU grace periods); sets REMOVE_MS (time
+# taken) and REMOVE_FAILED (how many failed; their errors are in
+# $SCRATCH/remove.err)
+remove_listed() {
+	local t f pids=()
+	t=$(now_ms)
+	rm -f "$SCRATCH"/held.part.*
+	split -n "r/$3" "$2" "$SCRATCH/held.part."
+	: >"$SCRATCH/remove.err"
+	for f in "$SCRATCH"/held.part.*; do
+		lctl "$1" remove_many <"$f" >>"$SCRATCH/remove.err" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	rm -f "$SCRATCH"/held.part.*
+	REMOVE_MS=$(($(now_ms) - t))
+	REMOVE_FAILED=$(wc -l <"$SCRATCH/remove.err")
 }
 
 # ---------------------------------------------------------------- containers
@@ -588,12 +717,9 @@ ct_start_linker() {
 	"$LOOPFS_LINK" -r "$ready" "${1:-/dev/loopfs}" "${2:-/dev}" &
 	pid=$!
 	defer kill "$pid"
-	wait_until 60 _ct_linker_up "$ready" "$pid" || fail "container: loopfs-link did not start"
-	[ -e "$ready" ] || fail "container: loopfs-link exited"
+	wait_file_while "$ready" 60 "$pid" || fail "container: loopfs-link did not start ($WAIT_WHY)"
 	return 0
 }
-
-_ct_linker_up() { [ -e "$1" ] || ! kill -0 "$2" 2>/dev/null; }
 
 # wait_file PATH [TIMEOUT]: wait for a file (synchronisation between the test
 # and its containers through the scratch directory)

@@ -1,8 +1,11 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
-#   loopfs: the kselftests, tests/e2e/*.sh, tests/bench/*.sh
+#   loopfs: the kselftests, tests/e2e/*.sh and the benchmark smoke run
+#           (tests/bench/smoke.sh)
 #   selftests: the kselftests only
-#   stock:  tests/regression/*.sh
+#   stock:  tests/stock/*.sh
+#   soak:   tests/soak/*.sh (long runs, not in make check)
+#   bench:  tests/bench/*.sh, every benchmark (not in make check)
 #   demo:   tests/demo.sh
 #   one=PATH[:PATH...]: only these, relative to the project: scripts (*.sh)
 #           or kselftest binaries, named by their installed path
@@ -210,11 +213,14 @@ case $suite in
 loopfs)
 	run_selftests
 	run_scripts "$PROJECT/tests/e2e"
+	run_script bench-smoke "$PROJECT/tests/bench/smoke.sh" ;;
+selftests) run_selftests ;;
+stock) run_scripts "$PROJECT/tests/stock" ;;
+soak) run_scripts "$PROJECT/tests/soak" ;;
+bench)
 	for f in "$PROJECT"/tests/bench/*.sh; do
 		[ -x "$f" ] && run_script "bench-$(basename "$f" .sh)" "$f"
 	done ;;
-selftests) run_selftests ;;
-stock) run_scripts "$PROJECT/tests/regression" ;;
 demo) run_script demo "$PROJECT/tests/demo.sh" 1 ;;
 one=*)
 	IFS=: read -ra only <<<"${suite#one=}"

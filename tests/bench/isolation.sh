@@ -41,20 +41,9 @@
 # ran, 1 when it could not.
 . "$(dirname "$0")/../lib.sh"
 
-cannot_run() {
-	echo "BENCH: cannot run: $*" >&2
-	exit 1
-}
-
-[ "$(id -u)" = 0 ] || cannot_run "needs root"
-for c in unshare split; do
-	command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
-done
-[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
 ISOBENCH=${ISOBENCH:-$PROJECT/build/tools/isobench}
 [ -x "$ISOBENCH" ] || cannot_run "isobench tool not built: $ISOBENCH"
-loopfs_available || cannot_run "loopfs not in /proc/filesystems"
-raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+bench_require unshare split
 export ISOBENCH
 
 OPS=${BENCH_ISO_OPS:-100}
@@ -66,32 +55,7 @@ PAR=${BENCH_ADDERS:-1}
 RPAR=${BENCH_REMOVERS:-32}
 export OPS ROUNDS
 
-OUT=
-if [ -n "${RESULTS:-}" ] && [ -d "$RESULTS" ] && [ -w "$RESULTS" ]; then
-	OUT=$RESULTS/bench-isolation.txt
-	: >"$OUT"
-fi
-emit() {
-	echo "$*"
-	[ -z "$OUT" ] || echo "$*" >>"$OUT"
-}
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
-mem_avail_kb() {
-	local k v _
-	while read -r k v _; do
-		[ "$k" = MemAvailable: ] && { echo "$v"; return; }
-	done </proc/meminfo
-	echo 0
-}
-ratio() { # A B: A/B with 3 decimals, or NA
-	local a=${1%%.*} b=${2%%.*} r
-	[[ $a =~ ^[0-9]+$ ]] && [[ $b =~ ^[0-9]+$ ]] && [ "$b" -gt 0 ] || { echo NA; return; }
-	r=$(((a * 1000 + b / 2) / b))
-	printf '%d.%03d' $((r / 1000)) $((r % 1000))
-}
+bench_output bench-isolation.txt
 # field FILE PATH KEY: KEY=VALUE of PATH's line in isobench output FILE
 field() {
 	local p rest kv
@@ -131,18 +95,9 @@ HELD_LIST=$SCRATCH/held.list
 
 remove_held() {
 	[ -s "$HELD_LIST" ] || return 0
-	local t f
-	t=$(now_ms)
-	rm -f "$SCRATCH"/held.part.*
-	split -n "r/$RPAR" "$HELD_LIST" "$SCRATCH/held.part."
-	: >"$SCRATCH/remove.err"
-	for f in "$SCRATCH"/held.part.*; do
-		lctl "$HOLD/loop-control" remove_many <"$f" >>"$SCRATCH/remove.err" &
-	done
-	wait
-	rm -f "$SCRATCH"/held.part.*
-	emit "isolation_remove_ms=$(($(now_ms) - t)) removed=$(($(wc -l <"$HELD_LIST") - $(wc -l <"$SCRATCH/remove.err")))"
-	[ -s "$SCRATCH/remove.err" ] && emit "# REMOVE failed for $(wc -l <"$SCRATCH/remove.err") devices"
+	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
+	emit "isolation_remove_ms=$REMOVE_MS removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
+	[ "$REMOVE_FAILED" -gt 0 ] && emit "# REMOVE failed for $REMOVE_FAILED devices"
 	: >"$HELD_LIST"
 }
 defer remove_held
@@ -151,10 +106,7 @@ LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --propagation pr
 	bash -c '. "$LIB_SH" && ct_bench' >ct.log 2>&1 &
 cpid=$!
 defer kill "$cpid"
-until [ -e base.done ]; do
-	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
-	nap 0.2
-done
+wait_file_while base.done 1200 "$cpid" || { cat ct.log; cannot_run "the container: $WAIT_WHY"; }
 
 # the cost of an add, one adder, timed in C
 next=1000
@@ -207,10 +159,7 @@ emit "isolation_bulk_add_ms=$add_ms isolation_bulk_ms_per_dev=$(ratio "$add_ms" 
 [ "$held" -ge "$M" ] || emit "# only $held foreign devices could be added"
 
 touch foreign.ready
-until [ -e foreign.done ]; do
-	kill -0 "$cpid" 2>/dev/null || { cat ct.log; cannot_run "the container ended"; }
-	nap 0.2
-done
+wait_file_while foreign.done 1200 "$cpid" || { cat ct.log; cannot_run "the container: $WAIT_WHY"; }
 wait "$cpid" || { cat ct.log; cannot_run "the container failed"; }
 
 for f in base foreign; do

@@ -34,18 +34,7 @@
 # removal waits for RCU grace periods).
 . "$(dirname "$0")/../lib.sh"
 
-cannot_run() {
-	echo "BENCH: cannot run: $*" >&2
-	exit 1
-}
-
-[ "$(id -u)" = 0 ] || cannot_run "needs root"
-for c in fio losetup awk split; do
-	command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
-done
-[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
-loopfs_available || cannot_run "loopfs not in /proc/filesystems"
-raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+bench_require fio losetup awk split
 
 OPS=${BENCH_GETFREE_OPS:-2000}
 ROUNDS=${BENCH_GETFREE_ROUNDS:-5}
@@ -58,34 +47,7 @@ IO_SIZE_MB=${BENCH_IO_SIZE_MB:-64}
 PAR=${BENCH_ADDERS:-4}
 RPAR=${BENCH_REMOVERS:-32}
 
-OUT=
-if [ -n "${RESULTS:-}" ] && [ -d "$RESULTS" ] && [ -w "$RESULTS" ]; then
-	OUT=$RESULTS/bench.txt
-	: >"$OUT"
-fi
-emit() {
-	echo "$*"
-	[ -z "$OUT" ] || echo "$*" >>"$OUT"
-}
-
-# (builtins only: an exec costs seconds on the debug kernel under TCG)
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
-mem_avail_kb() {
-	local k v _
-	while read -r k v _; do
-		[ "$k" = MemAvailable: ] && { echo "$v"; return; }
-	done </proc/meminfo
-	echo 0
-}
-ratio() { # A B (decimal numbers): A/B with 3 decimals, or NA
-	local a=${1%%.*} b=${2%%.*} r
-	[[ $a =~ ^[0-9]+$ ]] && [[ $b =~ ^[0-9]+$ ]] && [ "$b" -gt 0 ] || { echo NA; return; }
-	r=$(((a * 1000 + b / 2) / b))
-	printf '%d.%03d' $((r / 1000)) $((r % 1000))
-}
+bench_output bench.txt
 
 T0=$(now_ms)
 emit "# loopfs bench smoke: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
@@ -100,19 +62,10 @@ HELD_LIST=$SCRATCH/held.list
 
 remove_held() {
 	[ -s "$HELD_LIST" ] || return 0
-	local t f
-	t=$(now_ms)
-	rm -f "$SCRATCH"/held.part.*
-	split -n "r/$RPAR" "$HELD_LIST" "$SCRATCH/held.part."
-	: >"$SCRATCH/remove.err"
-	for f in "$SCRATCH"/held.part.*; do
-		lctl "$HOLD/loop-control" remove_many <"$f" >>"$SCRATCH/remove.err" &
-	done
-	wait
-	rm -f "$SCRATCH"/held.part.*
-	emit "held_remove_ms=$(($(now_ms) - t)) held_removed=$(($(wc -l <"$HELD_LIST") - $(wc -l <"$SCRATCH/remove.err")))"
-	if [ -s "$SCRATCH/remove.err" ]; then
-		emit "# REMOVE failed for $(wc -l <"$SCRATCH/remove.err") held devices: $(head -n3 "$SCRATCH/remove.err" | tr '\n' ' ')"
+	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
+	emit "held_remove_ms=$REMOVE_MS held_removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
+	if [ "$REMOVE_FAILED" -gt 0 ]; then
+		emit "# REMOVE failed for $REMOVE_FAILED held devices: $(head -n3 "$SCRATCH/remove.err" | tr '\n' ' ')"
 	fi
 	: >"$HELD_LIST"
 }
@@ -232,7 +185,7 @@ emit "phase_getfree_s=$((($(now_ms) - T0) / 1000))"
 T1=$(now_ms)
 IMG=$SCRATCH/io.img
 dd if=/dev/zero of="$IMG" bs=1M count="$IO_SIZE_MB" status=none || cannot_run "making $IMG"
-n=$(lctl "$BENCH/loop-control" get_free)
+n=$(lctl "$BENCH/loop-control" get_free) || cannot_run "GET_FREE on the bench instance: $n"
 [[ $n =~ ^[0-9]+$ ]] || cannot_run "GET_FREE on the bench instance: $n"
 IDEV=$BENCH/loop$n
 losetup "$IDEV" "$IMG" || cannot_run "losetup $IDEV"

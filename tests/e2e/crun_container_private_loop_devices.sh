@@ -257,8 +257,9 @@ find_linker() {
 	done
 	[ -n "$LINKER" ] || fail "[$me] no loopfs-link in our pid namespace"
 	ok "[$me] the linker is pid $LINKER in our pid namespace"
-	assert_eq "$(file_last_match "/proc/$LINKER/status" '^CapPrm:')" $'CapPrm:\t0000000000000000' \
-		"[$me] the linker has no capability"
+	got=$(file_last_match "/proc/$LINKER/status" '^CapPrm:') ||
+		fail "[$me] no CapPrm in /proc/$LINKER/status"
+	assert_eq "$got" $'CapPrm:\t0000000000000000' "[$me] the linker has no capability"
 	assert_eq "$(readlink "/proc/$LINKER/root")" / "[$me] the linker's root is ours (pivot_root moved it)"
 	assert_eq "$(readlink "/proc/$LINKER/cwd")" / "[$me] the linker's cwd"
 	fds=$(ls -l "/proc/$LINKER/fd") || fail "[$me] ls /proc/$LINKER/fd"
@@ -301,8 +302,8 @@ handshake() { # [STEP: run with the other's number after probe_other]
 # and the vfat's files because the mount says so (uid=, gid=).
 a_mounts() { # N: our loop device
 	local n=$1 m k
-	assert_eq "$(file_last_match /proc/self/status '^Seccomp:')" $'Seccomp:\t2' \
-		"[a] under crun's seccomp filter"
+	got=$(file_last_match /proc/self/status '^Seccomp:') || fail "[a] no Seccomp in /proc/self/status"
+	assert_eq "$got" $'Seccomp:\t2' "[a] under crun's seccomp filter"
 
 	mount "/dev/loop${n}p1" /mnt1 || fail "[a] mount /dev/loop${n}p1 /mnt1"
 	assert_locked_mount /mnt1 ext4 "/dev/loopfs/loop${n}p1" "[a] mount /dev/loop${n}p1 /mnt1 (by loopfs-mountd)"
@@ -358,7 +359,8 @@ a_refusals() { # N: B's device
 	: >/dev/other-node && touch /ct/want-node || fail "[a] /dev/other-node"
 	wait_file /ct/node-bound 300 || fail "[a] the host never bound B's node"
 	assert_blk /dev/other-node "[a] B's node, bound in our /dev by the host"
-	assert_eq "$(node_devnum /dev/other-node)" "$(cat /ct/other-devnum)" "[a] /dev/other-node is B's loop$n"
+	got=$(node_devnum /dev/other-node) || fail "[a] no device number for /dev/other-node"
+	assert_eq "$got" "$(cat /ct/other-devnum)" "[a] /dev/other-node is B's loop$n"
 	expect_fail "[a] opening B's node (B's root's, 0660)" blockdev --getsize64 /dev/other-node
 	expect_fail "[a] mount -t ext4 of B's node" mount -t ext4 /dev/other-node /mnt1
 	assert_not_mounted /mnt1 "[a] B's node"
@@ -417,7 +419,8 @@ ct_a() {
 	for i in 1 2 3; do
 		truncate -s 1M "/ct/x$i.img" || fail "[a] truncate"
 		x=$(losetup -f --show "/ct/x$i.img") || fail "[a] losetup -f --show x$i.img"
-		xs+=("$(num_of_dev "$x")")
+		x=$(num_of_dev "$x") || fail "[a] losetup printed '$x'"
+		xs+=("$x")
 	done
 	for x in "${xs[@]}"; do
 		losetup -d "/dev/loop$x" || fail "[a] losetup -d /dev/loop$x"
@@ -473,14 +476,6 @@ echo ok >/ct/done
 EOF
 
 # ------------------------------------------------------------- host helpers
-_ct_alive() { # PID: running, not a zombie
-	local s
-	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-_ct_file_or_dead() { [ -e "$1" ] || ! _ct_alive "$2"; }
-_ct_dead() { ! _ct_alive "$1"; }
 
 ct_show() { # NAME: the container's output and the hook's standard error
 	echo "--- container $1 output:"
@@ -501,9 +496,8 @@ mountd_log_has() { # TEXT
 }
 
 ct_wait_file() { # NAME FILE
-	wait_until 600 _ct_file_or_dead "$SCRATCH/$1/$2" "${CT_PID[$1]}" ||
-		{ ct_show "$1"; fail "container $1: no $2 after 600 s"; }
-	[ -e "$SCRATCH/$1/$2" ] || { ct_show "$1"; fail "container $1 ended before $2"; }
+	wait_file_while "$SCRATCH/$1/$2" 600 "${CT_PID[$1]}" ||
+		{ ct_show "$1"; fail "container $1: no $2 ($WAIT_WHY)"; }
 }
 
 ct_create() { # NAME
@@ -650,7 +644,7 @@ ct_wait_file b probed
 touch a/go b/go || fail "touch go"
 
 for c in a b; do
-	wait_until 600 _ct_dead "${CT_PID[$c]}" || { ct_show "$c"; fail "lfs-$c does not end"; }
+	wait_until 600 pid_gone "${CT_PID[$c]}" || { ct_show "$c"; fail "lfs-$c does not end"; }
 done
 for c in a b; do
 	ct_show "$c"
@@ -770,8 +764,7 @@ SCRATCH=$X LIB_IN_CONTAINER=1 setpriv --reuid=4000 --regid=4000 --clear-groups \
 	bash -c '. "$LIB_SH" && outside_ct' >x.log 2>&1 &
 xp=$!
 defer kill "$xp"
-wait_until 300 _ct_file_or_dead "$X/ready" "$xp" || fail "x: not ready"
-[ -e "$X/ready" ] || { print_file x.log; fail "x ended before it was ready"; }
+wait_file_while "$X/ready" 300 "$xp" || { print_file x.log; fail "x: not ready ($WAIT_WHY)"; }
 xpid=$(cat "$X/pid")
 printf '{"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": %d, "bundle": "%s", "annotations": {"org.loopfs.options": "max=1"}}' \
 	"$xpid" "$X" | "$HOOK" -v >hook-x.err 2>&1 || { print_file hook-x.err; fail "hook with pid $xpid"; }
@@ -785,8 +778,7 @@ for ns in user mnt; do
 done
 ok "the hook, given x's pid, joined its user, mount and pid namespaces; the linker (host pid $lp) is in them"
 touch "$X/hooked"
-wait_until 300 _ct_file_or_dead "$X/added" "$xp" || fail "x: no device"
-[ -e "$X/added" ] || { print_file x.log; fail "x ended before it added a device"; }
+wait_file_while "$X/added" 300 "$xp" || { print_file x.log; fail "x: no device ($WAIT_WHY)"; }
 xn=$(cat "$X/num")
 assert_num "$xn" "x's device"
 assert_absent "/sys/block/loop$xn" "host sysfs does not list x's loop$xn: the instance is its user namespace's"
@@ -795,6 +787,6 @@ wait "$xp"
 rc=$?
 print_file x.log
 [ $rc -eq 0 ] || fail "x failed (exit $rc)"
-wait_until 20 _ct_dead "$lp" || fail "x's linker outlives x's pid namespace"
+wait_until 20 pid_gone "$lp" || fail "x's linker outlives x's pid namespace"
 wait_gone "/sys/block/loop$xn" 20 || fail "x's loop$xn outlives x"
 ok "x's linker and loop$xn went with x"

@@ -202,8 +202,8 @@ read -r st <"/proc/$lp/stat"
 st=${st##*) }
 set -- $st
 assert_eq "$2" "$pid" "$CT's linker (host pid $lp), in its user, mount and pid namespaces, is a child of its init"
-assert_eq "$(file_last_match "/proc/$lp/status" '^CapPrm:')" $'CapPrm:\t0000000000000000' \
-	"$CT's linker has no capability"
+got=$(file_last_match "/proc/$lp/status" '^CapPrm:') || fail "no CapPrm in /proc/$lp/status"
+assert_eq "$got" $'CapPrm:\t0000000000000000' "$CT's linker has no capability"
 
 # ------------------------------------------------------ the container's side
 cat >ct/ct.sh <<'EOF' || fail "writing ct.sh"
@@ -270,7 +270,8 @@ ok "[$me] 1 MiB behind each file system written with dd reads back (direct I/O)"
 
 # The final mount, by loopfs-mountd through LXC's proxy
 MC=/project/build/tools/mountcall
-assert_eq "$(file_last_match /proc/self/status '^Seccomp:')" $'Seccomp:\t2' "[$me] under LXC's seccomp filter"
+got=$(file_last_match /proc/self/status '^Seccomp:') || fail "[$me] no Seccomp in /proc/self/status"
+assert_eq "$got" $'Seccomp:\t2' "[$me] under LXC's seccomp filter"
 mkdir -p /tmp/mnt || fail "[$me] mkdir /tmp/mnt"
 expect_errno EINVAL "[$me] a target whose parent mount is shared (LXC's are)" \
 	"$MC" mount "/dev/loopfs/loop${n}p1" /tmp/mnt ext4 0

@@ -255,8 +255,9 @@ defer kill "$ct"
 
 # The baseline mount, by real root in the container's mount namespace: the
 # container's first process is the one the supervisor was told about.
-wait_until 300 sh -c "[ -e '$W/base.wanted' ] || ! kill -0 $ct 2>/dev/null" ||
-	{ cat ct.log; fail "container not ready for the baseline"; }
+# (if the container ended, the wait below reports it)
+wait_file_while "$W/base.wanted" 300 "$ct"
+[ $? != 2 ] || { cat ct.log; fail "container not ready for the baseline"; }
 if [ -e "$W/base.wanted" ]; then
 	line=$(file_last_match "$LOG" 'container test \(pid [0-9]+\)') ||
 		{ cat "$LOG"; fail "the supervisor did not log the container"; }

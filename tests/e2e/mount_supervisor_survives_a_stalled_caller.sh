@@ -56,7 +56,6 @@ nlines() {
 	echo "$n"
 }
 s_answered() { [ "$(nlines s.out)" -ge 2 ]; }
-s_stalled() { [ -e "$W/s.ready" ] || ! kill -0 "$s" 2>/dev/null; }
 
 # line_no FILE REGEX: the number of the first line of FILE matching REGEX
 line_no() {
@@ -117,9 +116,7 @@ LIB_IN_CONTAINER=1 "$LAUNCH" "$SOCK" -- \
 	bash -c '. "$LIB_SH" && g_side' >g.log 2>&1 &
 g=$!
 defer kill "$g"
-wait_until 300 sh -c "[ -e '$W/g.ready' ] || ! kill -0 $g 2>/dev/null" ||
-	{ cat g.log; fail "G did not get ready"; }
-[ -e "$W/g.ready" ] || { cat g.log "$LOG"; fail "G exited"; }
+wait_file_while "$W/g.ready" 300 "$g" || { cat g.log "$LOG"; fail "G did not get ready ($WAIT_WHY)"; }
 read -r gp <"$W/g.pid" && defer kill "$gp"
 gpid=$(last_ctr_pid) || fail "the supervisor did not log G"
 ok "G (pid $gpid): its instance at $INST, a device bound to g.img"
@@ -132,11 +129,11 @@ nfds=${#fds[@]}
 	"$FUSE_STALL" "$W/fuse" source "$W/s.ready" >s.out 2>s.err &
 s=$!
 defer kill "$s"
-wait_until 120 s_stalled ||
-	{ cat s.out s.err; fail "S did not stall"; }
+wait_file_while "$W/s.ready" 120 "$s"
+rc=$?
 read -r _ stool sserver <s.out
 [ -n "${sserver:-}" ] && defer kill -KILL "$stool" "$sserver"
-[ -e "$W/s.ready" ] || { cat s.out s.err "$LOG"; fail "S exited before it stalled"; }
+[ $rc = 0 ] || { cat s.out s.err "$LOG"; fail "S did not stall ($WAIT_WHY)"; }
 spid=$(last_ctr_pid) || fail "the supervisor did not log S"
 [ "$spid" != "$gpid" ] || fail "the supervisor did not log S"
 ok "S (pid $spid): its FUSE server has a READ it never answers (the supervisor reads S's source)"

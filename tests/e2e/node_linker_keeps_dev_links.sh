@@ -76,17 +76,16 @@ ct_linker() {
 	lctl "$SCRATCH/second/loop-control" get_free >/dev/null || fail "GET_FREE in the second instance"
 	"$LOOPFS_LINK" -r "$SCRATCH/second-dev/.ready" "$SCRATCH/second" "$SCRATCH/second-dev" &
 	i=$!
-	wait_present "$SCRATCH/second-dev/.ready" 30 || fail "second linker not ready"
+	wait_file_while "$SCRATCH/second-dev/.ready" 30 "$i" || fail "second linker not ready ($WAIT_WHY)"
 	n=$(instance_devices "$SCRATCH/second")
 	assert_eq "$(readlink "$SCRATCH/second-dev/$n")" "$SCRATCH/second/$n" "second linker's link (absolute target)"
 	umount "$SCRATCH/second" || fail "plain umount of an instance followed by a linker"
 	ok "plain umount of an instance while its linker runs"
-	wait_until 10 _gone_pid "$i" || fail "the linker did not exit after the umount"
+	wait_until 10 pid_gone "$i" || fail "the linker did not exit after the umount"
 	wait "$i"
 	assert_eq "$?" 0 "linker exit status after its instance ended"
 	assert_absent "$SCRATCH/second-dev/$n" "the linker removed its link when the instance ended"
 }
-_gone_pid() { ! kill -0 "$1" 2>/dev/null; }
-export -f ct_linker _gone_pid
+export -f ct_linker
 
 ct_run ct_linker || fail "in the container"

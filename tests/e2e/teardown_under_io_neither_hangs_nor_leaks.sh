@@ -25,18 +25,18 @@ truncate -s 8M b1.img b2.img || fail "truncate"
 mkfs.ext4 -q fs.img 32M || fail "mkfs.ext4"
 
 mount_instance "$SCRATCH/i1"
-n1=$(lctl "$SCRATCH/i1/loop-control" get_free)
+n1=$(lctl "$SCRATCH/i1/loop-control" get_free) || fail "lctl $SCRATCH/i1/loop-control get_free: $n1"
 assert_num "$n1" "GET_FREE (instance 1)"
 losetup "$SCRATCH/i1/loop$n1" b1.img || fail "losetup loop$n1"
 mount_instance "$SCRATCH/i2"
-n2=$(lctl "$SCRATCH/i2/loop-control" get_free)
+n2=$(lctl "$SCRATCH/i2/loop-control" get_free) || fail "lctl $SCRATCH/i2/loop-control get_free: $n2"
 assert_num "$n2" "GET_FREE (instance 2)"
 losetup "$SCRATCH/i2/loop$n2" b2.img || fail "losetup loop$n2"
 
 "$HOLDER" "$SCRATCH/fs.img" "$SCRATCH/raw.img" /dev/null "$SCRATCH/ready" 2>holder.err &
 hpid=$!
 defer kill -9 "$hpid"
-wait_file ready 120 || { print_file holder.err; fail "the holder did not get ready"; }
+wait_file_while ready 120 "$hpid" || { print_file holder.err; fail "the holder did not get ready ($WAIT_WHY)"; }
 read -r a b c fa fb mnt <ready
 assert_num "$a" "holder's devices"
 info "targets: loop$n1 (instance i1), loop$n2 (instance i2), loop$b raw and loop$a ext4 of holder $hpid"

@@ -15,8 +15,9 @@ A=$SCRATCH/a
 mount_instance "$A"
 assert_eq "$(ls -A "$A" | tr '\n' ' ')" "loop-control " "a new instance holds only loop-control"
 assert_eq "$(stat -c %F "$A/loop-control")" "character special file" "loop-control type"
-assert_eq "$(node_devnum "$A/loop-control")" "$LOOP_CONTROL_DEVNUM" "loop-control device number"
-n=$(lctl "$A/loop-control" get_free)
+got=$(node_devnum "$A/loop-control") || fail "no device number for $A/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "loop-control device number"
+n=$(lctl "$A/loop-control" get_free) || fail "lctl $A/loop-control get_free: $n"
 assert_num "$n" "GET_FREE"
 assert_eq "$(stat -c %F "$A/loop$n")" "block special file" "loop$n type"
 
@@ -34,5 +35,7 @@ expect_fail_msg "$EPERM" "mv loop-control (rename)" mv "$A/loop-control" "$A/ctl
 expect_fail_msg "$EPERM" "rename onto loop-control" mv -f "$A/loop$n" "$A/loop-control"
 
 assert_eq "$(ls -A "$A" | tr '\n' ' ')" "$(printf '%s\n' loop-control "loop$n" | sort | tr '\n' ' ')" "nothing was created, renamed or replaced"
-assert_eq "$(node_devnum "$A/loop$n")" "$(loop_devnum "$n")" "loop$n unchanged"
-assert_eq "$(node_devnum "$A/loop-control")" "$LOOP_CONTROL_DEVNUM" "loop-control unchanged"
+got=$(node_devnum "$A/loop$n") || fail "no device number for $A/loop$n"
+assert_eq "$got" "$(loop_devnum "$n")" "loop$n unchanged"
+got=$(node_devnum "$A/loop-control") || fail "no device number for $A/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "loop-control unchanged"

@@ -16,18 +16,20 @@ need_loopctl
 
 mount_instance "$SCRATCH/a"
 mount_instance "$SCRATCH/b"
-baseline=$(loop_list)
+loop_list_to baseline
 defer host_remove_new_devices "$baseline"
 
 # 1.4: loop-control is the host's loop-control device number
 assert_eq "$(stat -c %F "$SCRATCH/a/loop-control")" "character special file" "a/loop-control type"
-assert_eq "$(node_devnum "$SCRATCH/a/loop-control")" "$LOOP_CONTROL_DEVNUM" "a/loop-control device number"
-assert_eq "$(node_devnum "$SCRATCH/a/loop-control")" "$(node_devnum /dev/loop-control)" "same number as host /dev/loop-control"
+got=$(node_devnum "$SCRATCH/a/loop-control") || fail "no device number for $SCRATCH/a/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "a/loop-control device number"
+host=$(node_devnum /dev/loop-control) || fail "no device number for /dev/loop-control"
+assert_eq "$got" "$host" "same number as host /dev/loop-control"
 
 # 2.1: distinct devices, each only in its own instance
-na=$(lctl "$SCRATCH/a/loop-control" get_free)
+na=$(lctl "$SCRATCH/a/loop-control" get_free) || fail "lctl $SCRATCH/a/loop-control get_free: $na"
 assert_num "$na" "GET_FREE on a"
-nb=$(lctl "$SCRATCH/b/loop-control" get_free)
+nb=$(lctl "$SCRATCH/b/loop-control" get_free) || fail "lctl $SCRATCH/b/loop-control get_free: $nb"
 assert_num "$nb" "GET_FREE on b"
 assert_ne "$na" "$nb" "GET_FREE in two instances"
 assert_blk "$SCRATCH/a/loop$na" "a has its device"
@@ -37,7 +39,8 @@ assert_absent "$SCRATCH/a/loop$nb" "a does not have b's device"
 assert_eq "$(instance_devices "$SCRATCH/a" | tr '\n' ' ')" "loop$na " "a lists exactly its device"
 assert_eq "$(instance_devices "$SCRATCH/b" | tr '\n' ' ')" "loop$nb " "b lists exactly its device"
 # an unbound device of the instance is returned again, nothing new is added
-assert_eq "$(lctl "$SCRATCH/a/loop-control" get_free)" "$na" "GET_FREE on a again (unbound device reused)"
+got=$(lctl "$SCRATCH/a/loop-control" get_free) || fail "lctl $SCRATCH/a/loop-control get_free: $got"
+assert_eq "$got" "$na" "GET_FREE on a again (unbound device reused)"
 assert_eq "$(instance_devices "$SCRATCH/a" | wc -l)" 1 "a still holds one device"
 
 # 3.5: not in the host's devtmpfs
@@ -46,8 +49,10 @@ assert_absent "/dev/loop$nb" "host /dev node of b's device"
 
 # 1.6: global names and numbers
 loop_sys_exists "$na" || fail "/sys/block/loop$na missing"
-assert_eq "$(node_devnum "$SCRATCH/a/loop$na")" "$(loop_devnum "$na")" "a/loop$na is 7:N"
-assert_eq "$(node_devnum "$SCRATCH/b/loop$nb")" "$(loop_devnum "$nb")" "b/loop$nb is 7:N"
+got=$(node_devnum "$SCRATCH/a/loop$na") || fail "no device number for $SCRATCH/a/loop$na"
+assert_eq "$got" "$(loop_devnum "$na")" "a/loop$na is 7:N"
+got=$(node_devnum "$SCRATCH/b/loop$nb") || fail "no device number for $SCRATCH/b/loop$nb"
+assert_eq "$got" "$(loop_devnum "$nb")" "b/loop$nb is 7:N"
 assert_eq "$(cat "/sys/block/loop$na/dev")" "$(loop_devnum "$na")" "/sys/block/loop$na/dev"
 
 # 2.4: the host's loop-control neither removes nor re-adds them
@@ -63,7 +68,8 @@ loop_sys_exists "$na" || fail "loop$na gone after the host's REMOVE"
 mkimg tiny.img 1
 defer detach_file "$SCRATCH/tiny.img"
 unbound=0
-for d in $(loop_list); do
+loop_list_to all
+for d in $all; do
 	n=${d#loop}
 	[ "$n" = "$na" ] || [ "$n" = "$nb" ] && continue
 	loop_bound "$n" || unbound=$((unbound + 1))
@@ -78,11 +84,13 @@ for ((i = 0; i < rounds; i++)); do
 	[ -b "$dev" ] || fail "host device $dev has no node in /dev"
 done
 ok "host losetup -f --show never returned loop$na or loop$nb ($rounds calls)"
-hf=$(lctl /dev/loop-control get_free)
+hf=$(lctl /dev/loop-control get_free) || fail "lctl /dev/loop-control get_free: $hf"
 assert_num "$hf" "host GET_FREE"
 [ "$hf" != "$na" ] && [ "$hf" != "$nb" ] || fail "host GET_FREE returned instance device $hf"
 ok "host GET_FREE -> $hf, a host device"
 assert_blk "/dev/loop$hf" "host GET_FREE's device has a host node"
 detach_file "$SCRATCH/tiny.img"
-assert_eq "$(lctl "$SCRATCH/a/loop-control" get_free)" "$na" "a's GET_FREE still returns its device"
-assert_eq "$(lctl "$SCRATCH/b/loop-control" get_free)" "$nb" "b's GET_FREE still returns its device"
+got=$(lctl "$SCRATCH/a/loop-control" get_free) || fail "lctl $SCRATCH/a/loop-control get_free: $got"
+assert_eq "$got" "$na" "a's GET_FREE still returns its device"
+got=$(lctl "$SCRATCH/b/loop-control" get_free) || fail "lctl $SCRATCH/b/loop-control get_free: $got"
+assert_eq "$got" "$nb" "b's GET_FREE still returns its device"

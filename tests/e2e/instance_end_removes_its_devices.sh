@@ -28,7 +28,7 @@ mkdata d1 1024
 mkdata d2 1024
 
 # device 1: holds a mounted ext4
-n1=$(lctl "$CTL" get_free)
+n1=$(lctl "$CTL" get_free) || fail "lctl $CTL get_free: $n1"
 assert_num "$n1" "GET_FREE"
 losetup "$A/loop$n1" bkf/fs.img || fail "losetup $A/loop$n1 fs.img"
 mkfs.ext4 -q "$A/loop$n1" || fail "mkfs.ext4"
@@ -37,12 +37,12 @@ mount "$A/loop$n1" m || fail "mount $A/loop$n1 m"
 defer umount m
 { cp d1 m/d1 && sync; } || fail "write d1"
 # device 2: bound, not open
-n2=$(lctl "$CTL" get_free)
+n2=$(lctl "$CTL" get_free) || fail "lctl $CTL get_free: $n2"
 assert_num "$n2" "GET_FREE (2)"
 assert_ne "$n2" "$n1" "second device"
 losetup "$A/loop$n2" bkb/bound.img || fail "losetup $A/loop$n2 bound.img"
 # device 3: unbound
-n3=$(lctl "$CTL" get_free)
+n3=$(lctl "$CTL" get_free) || fail "lctl $CTL get_free: $n3"
 assert_num "$n3" "GET_FREE (3)"
 [ "$n3" != "$n1" ] && [ "$n3" != "$n2" ] || fail "GET_FREE returned a bound device ($n3)"
 
@@ -80,6 +80,8 @@ ok "backing file fs.img released"
 
 # indexes released: the numbers can be added again (here through the host)
 for n in "$n1" "$n2" "$n3"; do
-	assert_eq "$(lctl /dev/loop-control add "$n")" "$n" "index $n free again (host ADD)"
-	assert_eq "$(lctl /dev/loop-control remove "$n")" "$n" "host REMOVE $n"
+	got=$(lctl /dev/loop-control add "$n") || fail "lctl /dev/loop-control add $n: $got"
+	assert_eq "$got" "$n" "index $n free again (host ADD)"
+	got=$(lctl /dev/loop-control remove "$n") || fail "lctl /dev/loop-control remove $n: $got"
+	assert_eq "$got" "$n" "host REMOVE $n"
 done

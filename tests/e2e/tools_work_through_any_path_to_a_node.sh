@@ -34,7 +34,8 @@ ct_tools() {
 	FD=/proc/self/fd/5
 	[ -b "$BIND" ] && [ -b "$SYM" ] && [ -b "$FD" ] || fail "the paths are not block devices"
 	for p in "$BIND" "$SYM" "$FD"; do
-		assert_eq "$(node_devnum "$p")" "$(loop_devnum "$n")" "device number through $p"
+		got=$(node_devnum "$p") || fail "no device number for $p"
+		assert_eq "$got" "$(loop_devnum "$n")" "device number through $p"
 	done
 
 	# losetup attaches through the symlink, shows the status through the node

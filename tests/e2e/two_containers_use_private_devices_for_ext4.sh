@@ -103,18 +103,8 @@ pid_b=$!
 defer kill "$pid_a" "$pid_b"
 
 both_ready() { [ -e a.ready ] && [ -e b.ready ]; }
-either_died() { ! kill -0 "$pid_a" 2>/dev/null || ! kill -0 "$pid_b" 2>/dev/null; }
-end=$((SECONDS + 600))
-until both_ready; do
-	if either_died && ! both_ready; then
-		nap 0.5
-		both_ready && break
-		cat a.log b.log
-		fail "a container exited before getting ready"
-	fi
-	[ $SECONDS -lt $end ] || { cat a.log b.log; fail "containers not ready after 600 s"; }
-	nap 0.1
-done
+wait_while_alive 600 "$pid_a $pid_b" both_ready ||
+	{ cat a.log b.log; fail "containers not ready: $WAIT_WHY"; }
 
 na=$(cat a.num)
 nb=$(cat b.num)

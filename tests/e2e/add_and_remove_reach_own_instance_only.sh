@@ -18,11 +18,12 @@ mount_instance "$B"
 
 # a host device to poke at: the first one with a node in the host's /dev
 h=
-for d in $(loop_list); do
+loop_list_to all
+for d in $all; do
 	[ -b "/dev/$d" ] && { h=${d#loop}; break; }
 done
 if [ -z "$h" ]; then
-	h=$(lctl /dev/loop-control get_free)
+	h=$(lctl /dev/loop-control get_free) || fail "lctl /dev/loop-control get_free: $h"
 	assert_num "$h" "host GET_FREE"
 	if [ -n "$h" ]; then
 		defer lctl /dev/loop-control remove "$h"
@@ -32,19 +33,21 @@ info "host device: loop$h"
 
 # 2.2: ADD of a free number
 f=$(free_index 200)
-assert_eq "$(lctl "$A/loop-control" add "$f")" "$f" "ADD($f) on a"
+got=$(lctl "$A/loop-control" add "$f") || fail "lctl $A/loop-control add $f: $got"
+assert_eq "$got" "$f" "ADD($f) on a"
 assert_blk "$A/loop$f" "a/loop$f created by ADD"
 assert_absent "$B/loop$f" "b does not show a's new device"
 assert_absent "/dev/loop$f" "no host /dev node for a's new device"
 loop_sys_exists "$f" || fail "/sys/block/loop$f missing after ADD"
-assert_eq "$(node_devnum "$A/loop$f")" "$(loop_devnum "$f")" "a/loop$f device number"
+got=$(node_devnum "$A/loop$f") || fail "no device number for $A/loop$f"
+assert_eq "$got" "$(loop_devnum "$f")" "a/loop$f device number"
 
 # 2.2: EEXIST where the number is taken anywhere
 expect_errno EEXIST "ADD($f) on a again" lctl "$A/loop-control" add "$f"
 expect_errno EEXIST "ADD($f) on b (taken in a)" lctl "$B/loop-control" add "$f"
 expect_errno EEXIST "ADD($h) on a (host device)" lctl "$A/loop-control" add "$h"
 assert_absent "$A/loop$h" "failed ADD of the host's number made no node"
-nb=$(lctl "$B/loop-control" get_free)
+nb=$(lctl "$B/loop-control" get_free) || fail "lctl $B/loop-control get_free: $nb"
 assert_num "$nb" "GET_FREE on b"
 expect_errno EEXIST "ADD($nb) on a (taken in b)" lctl "$A/loop-control" add "$nb"
 assert_eq "$(instance_devices "$A" | tr '\n' ' ')" "loop$f " "a holds only loop$f"
@@ -70,7 +73,8 @@ expect_errno EBUSY "REMOVE($f) on a while open" lctl "$A/loop-control" remove "$
 exec 4<&-
 
 # 2.3: REMOVE of an unbound, closed device of the instance
-assert_eq "$(lctl "$A/loop-control" remove "$f")" "$f" "REMOVE($f) on a"
+got=$(lctl "$A/loop-control" remove "$f") || fail "lctl $A/loop-control remove $f: $got"
+assert_eq "$got" "$f" "REMOVE($f) on a"
 wait_gone "$A/loop$f" 5 || fail "a/loop$f still there after REMOVE"
 ok "a/loop$f node gone"
 wait_gone "/sys/block/loop$f" 5 || fail "/sys/block/loop$f still there after REMOVE"
@@ -78,5 +82,7 @@ ok "loop$f gone from /sys/block"
 expect_errno ENODEV "REMOVE($f) on a again" lctl "$A/loop-control" remove "$f"
 
 # the number is free again
-assert_eq "$(lctl "$A/loop-control" add "$f")" "$f" "ADD($f) on a after its removal"
-assert_eq "$(lctl "$A/loop-control" remove "$f")" "$f" "REMOVE($f) on a"
+got=$(lctl "$A/loop-control" add "$f") || fail "lctl $A/loop-control add $f: $got"
+assert_eq "$got" "$f" "ADD($f) on a after its removal"
+got=$(lctl "$A/loop-control" remove "$f") || fail "lctl $A/loop-control remove $f: $got"
+assert_eq "$got" "$f" "REMOVE($f) on a"

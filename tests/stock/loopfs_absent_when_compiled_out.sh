@@ -5,9 +5,9 @@
 # (ENODEV: unknown filesystem type), and the stock loop driver is there.
 #
 # Only meaningful on the loopfs-off kernel.  The harness sets
-# LOOPFS_KERNEL=1 when it runs the regression suite on the loopfs-on kernel
+# LOOPFS_KERNEL=1 when it runs the stock suite on the loopfs-on kernel
 # (clause 7.2); then this test skips (its counterpart there is
-# tests/e2e/clause_7_1_loopfs_present.sh).
+# tests/e2e/loopfs_registered_when_built_in.sh).
 . "$(dirname "$0")/../lib.sh"
 
 require_root
@@ -23,4 +23,5 @@ mkdir -p d
 expect_fail_msg "unknown filesystem type" "mount -t loopfs" mount -t loopfs none d
 mountpoint -q d && fail "mount -t loopfs mounted something"
 grep -qw loop /proc/devices || fail "no loop driver in /proc/devices"
-assert_eq "$(node_devnum /dev/loop-control)" "$LOOP_CONTROL_DEVNUM" "/dev/loop-control present"
+got=$(node_devnum /dev/loop-control) || fail "no device number for /dev/loop-control"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "/dev/loop-control present"

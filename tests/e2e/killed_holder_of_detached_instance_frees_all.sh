@@ -24,7 +24,7 @@ mkdata data 2048
 "$HOLDER" "$SCRATCH/fs.img" "$SCRATCH/raw.img" "$SCRATCH/data" "$SCRATCH/ready" 2>holder.err &
 pid=$!
 defer kill -9 "$pid"
-wait_file ready 120 || { print_file holder.err; fail "the holder did not get ready"; }
+wait_file_while ready 120 "$pid" || { print_file holder.err; fail "the holder did not get ready ($WAIT_WHY)"; }
 read -r a b c fa fb mnt <ready
 for n in "$a" "$b" "$c"; do assert_num "$n" "device number"; done
 info "holder $pid: loop$a (ext4), loop$b (raw), loop$c (unbound), ext4 at $mnt in its namespace"

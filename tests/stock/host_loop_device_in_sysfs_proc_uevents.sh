@@ -16,8 +16,8 @@
 #     device; one in the container's network namespace gets none of them:
 #     since Linux 4.18 (lib/kobject_uevent.c, uevent_net_init()) uevents
 #     reach only network namespaces that the initial user namespace owns.
-# Runs on the loopfs-off kernel.  tests/e2e/clause_7_2_host_loop_visible_
-# everywhere.sh runs this same script on the loopfs kernel with
+# Runs on the loopfs-off kernel.  tests/e2e/host_loop_device_visible_
+# beside_instances.sh runs this same script on the loopfs kernel with
 # LOOPFS_WITH_INSTANCE=1: the container then also mounts a loopfs instance
 # and holds a device of it, bound, during the checks.
 . "$(dirname "$0")/../lib.sh"
@@ -188,13 +188,8 @@ LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --pid --fork --k
 cpid=$!
 defer kill "$cpid"
 
-ct_gone() { ! kill -0 "$cpid" 2>/dev/null; }
 ct_wait() { # FILE WHAT
-	wait_until 300 eval "[ -e $1 ] || ct_gone"
-	if [ ! -e "$1" ]; then
-		cat ct.log
-		fail "the container ended before $2"
-	fi
+	wait_file_while "$1" 300 "$cpid" || { cat ct.log; fail "the container, $2: $WAIT_WHY"; }
 }
 wait_file host.ready 60 || { cat host.everr; fail "host uevent listener not ready"; }
 wait_file netns.ready 60 || { cat netns.everr; fail "uevent listener in a new netns not ready"; }

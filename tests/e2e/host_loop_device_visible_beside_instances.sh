@@ -13,8 +13,8 @@
 # network namespace none of them (as stock: uevents reach only network
 # namespaces the initial user namespace owns).
 #
-# The checks are those of tests/regression/clause_7_2_host_loop_sysfs_proc_
+# The checks are those of tests/stock/host_loop_device_in_sysfs_proc_
 # uevents.sh (run on the loopfs-off kernel), here with the container's
 # instance (LOOPFS_WITH_INSTANCE=1).
 LOOPFS_WITH_INSTANCE=1
-. "$(dirname "$0")/../regression/clause_7_2_host_loop_sysfs_proc_uevents.sh"
+. "$(dirname "$0")/../stock/host_loop_device_in_sysfs_proc_uevents.sh"

@@ -12,8 +12,19 @@
 # count as active in /proc/slabinfo), or Slab in /proc/meminfo growing by
 # more than 4 MiB, fails the test: a leak of one object per cycle is CYCLES
 # objects.  Leaks of unreferenced objects in the full cycles are kmemleak's
-# to find (the harness scans at the end of the boot).  The issue asks for 10,000
-# cycles; the tool stops at its time budget and says how many it did.
+# to find (the harness scans at the end of the boot).
+#
+# The tool stops after CYCLES cycles or at its time budget, whichever comes
+# first, and says how many it did; fewer than MIN fails the test.  This
+# script's defaults are the short run of the loopfs suite (make check): up
+# to 10,000 cycles in 30 s, at least 300 (on the debugging kernel under TCG
+# about 60 cycles a second: ~1,800 in the budget).  The soak suite runs it
+# with the long budget (tests/soak/): up to 10,000 in 240 s, at least
+# 1,000.  The checks are the same; the long run is the sharper one: a
+# leak of one object per cycle stands out only where the cycles done pass
+# the tolerance (64 + 2 slabs' worth of objects, and a twentieth).  Knobs:
+# LOOPFS_CYCLES, LOOPFS_CYCLES_FULL_EVERY, LOOPFS_CYCLES_BUDGET,
+# LOOPFS_CYCLES_MIN.
 . "$(dirname "$0")/../lib.sh"
 
 require_root
@@ -24,7 +35,8 @@ CYCLES_BIN=$PROJECT/build/tools/loopfs-cycles
 
 CYCLES=${LOOPFS_CYCLES:-10000}
 FULL_EVERY=${LOOPFS_CYCLES_FULL_EVERY:-100}
-BUDGET=${LOOPFS_CYCLES_BUDGET:-240}
+BUDGET=${LOOPFS_CYCLES_BUDGET:-30}
+MIN=${LOOPFS_CYCLES_MIN:-300}
 
 settle() {
 	local f s=$SECONDS
@@ -72,7 +84,7 @@ done <cycles.out
 done_n=${line#cycles: }
 done_n=${done_n%% *}
 assert_num "$done_n" "cycles done"
-[ "$done_n" -ge 1000 ] || fail "only $done_n cycles in the budget"
+[ "$done_n" -ge "$MIN" ] || fail "only $done_n cycles in the budget (${BUDGET} s; want $MIN)"
 ok "$line"
 settle
 snapshot B

@@ -62,14 +62,14 @@ exercise() {
 mkdata pat 1024
 
 # host device: one that GET_FREE hands out, with its /dev node
-baseline=$(loop_list)
+loop_list_to baseline
 defer host_remove_new_devices "$baseline"
-h=$(lctl /dev/loop-control get_free)
+h=$(lctl /dev/loop-control get_free) || fail "lctl /dev/loop-control get_free: $h"
 assert_num "$h" "host GET_FREE"
 defer detach_file "$SCRATCH/host.img"
 exercise "/dev/loop$h" "$h" "$SCRATCH/host.img" >host.out 2>&1
 
-i=$(lctl "$A/loop-control" get_free)
+i=$(lctl "$A/loop-control" get_free) || fail "lctl $A/loop-control get_free: $i"
 assert_num "$i" "instance GET_FREE"
 defer losetup -d "$A/loop$i"
 exercise "$A/loop$i" "$i" "$SCRATCH/inst.img" >inst.out 2>&1

@@ -23,7 +23,8 @@ dev=$(losetup -f --show img) || fail "losetup -f --show img"
 n=$(num_of_dev "$dev") || fail "losetup -f --show printed '$dev'"
 ok "losetup -f --show -> $dev"
 assert_blk "$dev" "host node of the new device"
-assert_eq "$(node_devnum "$dev")" "$(loop_devnum "$n")" "$dev device number"
+got=$(node_devnum "$dev") || fail "no device number for $dev"
+assert_eq "$got" "$(loop_devnum "$n")" "$dev device number"
 assert_eq "$(backing "$n")" "$SCRATCH/img" "backing_file in sysfs"
 assert_eq "$(losetup -n -O NAME -j img)" "$dev" "losetup -j img"
 assert_eq "$(blockdev --getsize64 "$dev")" 33554432 "blockdev --getsize64"
@@ -49,14 +50,14 @@ ok "losetup -d"
 # --- read-only
 dev=$(losetup -r -f --show img) || fail "losetup -r -f --show img"
 assert_eq "$(blockdev --getro "$dev")" 1 "blockdev --getro of a -r device"
-n=$(num_of_dev "$dev")
+n=$(num_of_dev "$dev") || fail "losetup printed '$dev'"
 assert_eq "$(cat "/sys/block/loop$n/ro")" 1 "sysfs ro"
 expect_fail "write to a read-only loop device" dd if=pat of="$dev" bs=64k count=1 oflag=direct status=none
 losetup -d "$dev" || fail "losetup -d $dev"
 
 # --- offset and size limit
 dev=$(losetup -o 1048576 --sizelimit 4194304 -f --show img) || fail "losetup -o --sizelimit"
-n=$(num_of_dev "$dev")
+n=$(num_of_dev "$dev") || fail "losetup printed '$dev'"
 assert_eq "$(blockdev --getsize64 "$dev")" 4194304 "size with --sizelimit 4M"
 assert_eq "$(cat "/sys/block/loop$n/loop/offset")" 1048576 "sysfs offset"
 dd if="$dev" bs=64k count=16 iflag=direct status=none | cmp - pat2 || fail "data at offset 1M not at the device's start"

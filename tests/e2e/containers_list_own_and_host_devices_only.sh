@@ -173,7 +173,7 @@ cp -a ct-a/dev/. ct-b/dev/ || fail "/dev for container b"
 mkimg host.img 1
 hdev=$(losetup -f --show host.img) || fail "host: losetup -f --show host.img"
 defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev")
+hn=$(num_of_dev "$hdev") || fail "losetup printed '$hdev'"
 echo "$hn" >host.num
 ok "host device $hdev on host.img"
 
@@ -184,19 +184,9 @@ ctu_run b a
 pid_b=$CT_PID
 defer kill "$pid_b"
 
-dead() { ! kill -0 "$pid_a" 2>/dev/null || ! kill -0 "$pid_b" 2>/dev/null; }
 wait_or_die() { # FILE WHAT
-	local end=$((SECONDS + 300))
-	until [ -e "$1" ]; do
-		if dead; then
-			nap 1
-			[ -e "$1" ] && break
-			cat a.log b.log
-			fail "a container ended before $2"
-		fi
-		[ $SECONDS -lt $end ] || { cat a.log b.log; fail "timed out waiting for $2"; }
-		nap 0.2
-	done
+	wait_file_while "$1" 300 "$pid_a" "$pid_b" ||
+		{ cat a.log b.log; fail "waiting for $2: $WAIT_WHY"; }
 }
 
 wait_or_die a.ready "container a set up"

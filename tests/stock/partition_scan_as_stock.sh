@@ -18,7 +18,7 @@ assert_eq "$(sfdisk -d img | grep -c 'start=')" 2 "two partitions in the image"
 
 # --- without -P: no partitions, BLKRRPART refused
 dev=$(losetup -f --show img) || fail "losetup -f --show img"
-n=$(num_of_dev "$dev")
+n=$(num_of_dev "$dev") || fail "losetup printed '$dev'"
 nap 0.2
 assert_absent "${dev}p1" "no partition node without -P"
 assert_absent "/sys/block/loop$n/loop${n}p1" "no sysfs partition without -P"
@@ -27,7 +27,7 @@ losetup -d "$dev" || fail "losetup -d $dev"
 
 # --- with -P
 dev=$(losetup -P -f --show img) || fail "losetup -P -f --show img"
-n=$(num_of_dev "$dev")
+n=$(num_of_dev "$dev") || fail "losetup printed '$dev'"
 wait_present "${dev}p2" 5 || fail "${dev}p2 did not appear"
 assert_blk "${dev}p1" "partition 1 node"
 assert_blk "${dev}p2" "partition 2 node"

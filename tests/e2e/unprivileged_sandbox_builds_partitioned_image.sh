@@ -104,9 +104,7 @@ sb=$!
 defer kill "$sb"
 
 # ------------------------------------------------------------------- helper
-wait_until 300 sh -c "[ -e '$W/ready' ] || ! kill -0 $sb" ||
-	{ cat sandbox.log; fail "sandbox not ready"; }
-[ -e "$W/ready" ] || { cat sandbox.log; fail "sandbox exited before it was ready"; }
+wait_file_while "$W/ready" 300 "$sb" || { cat sandbox.log; fail "sandbox not ready ($WAIT_WHY)"; }
 n=$(cat "$W/num")
 pid=$(cat "$W/pid")
 # 3.5: the sandbox's device and partitions have no node on the host.
@@ -119,9 +117,7 @@ in_sb mount -t vfat -o "uid=$SB_UID,gid=$SB_UID" "/dev/loopfs/loop${n}p2" "$W/p2
 	fail "helper: mount vfat partition"
 ok "helper mounted loop${n}p1 (ext4) and loop${n}p2 (vfat) in the sandbox"
 touch "$W/mounted"
-wait_until 300 sh -c "[ -e '$W/copied' ] || ! kill -0 $sb" ||
-	{ cat sandbox.log; fail "sandbox did not copy"; }
-[ -e "$W/copied" ] || { cat sandbox.log; fail "sandbox exited before copying"; }
+wait_file_while "$W/copied" 300 "$sb" || { cat sandbox.log; fail "sandbox did not copy ($WAIT_WHY)"; }
 in_sb umount "$W/p1" || fail "helper: umount ext4"
 in_sb umount "$W/p2" || fail "helper: umount vfat"
 touch "$W/unmounted"

@@ -18,7 +18,7 @@ CTL=$A/loop-control
 
 new_dev() {
 	local n
-	n=$(lctl "$CTL" get_free)
+	n=$(lctl "$CTL" get_free) || fail "lctl $CTL get_free: $n"
 	[[ $n =~ ^[0-9]+$ ]] || fail "GET_FREE on the instance: '$n'"
 	[ -b "$A/loop$n" ] || fail "no node $A/loop$n after GET_FREE"
 	echo "$n"
@@ -29,7 +29,7 @@ bound_to() { # N FILE: loopN is bound to FILE
 }
 
 # --- 1. unbound, not open: gone at once
-n=$(new_dev)
+n=$(new_dev) || fail "no new device"
 rm "$A/loop$n" || fail "rm $A/loop$n (unbound)"
 assert_absent "$A/loop$n" "node of unbound loop$n after rm"
 wait_gone "/sys/block/loop$n" 2 || fail "unbound loop$n still in /sys/block 2 s after its unlink"
@@ -46,7 +46,7 @@ backing_mount() {
 # --- 2. bound, not open: detached, then removed at once
 backing_mount bk2
 mkimg bk2/img2 8
-n=$(new_dev)
+n=$(new_dev) || fail "no new device"
 losetup "$A/loop$n" bk2/img2 || fail "losetup $A/loop$n img2"
 bound_to "$n" "$SCRATCH/bk2/img2" || fail "loop$n not bound to img2"
 rm "$A/loop$n" || fail "rm $A/loop$n (bound)"
@@ -63,7 +63,7 @@ mkimg bk3/img3 8
 mkdata pat1 1024
 mkdata pat2 1024
 dd if=pat1 of=bk3/img3 conv=notrunc status=none || fail "dd pat1"
-n=$(new_dev)
+n=$(new_dev) || fail "no new device"
 losetup "$A/loop$n" bk3/img3 || fail "losetup $A/loop$n img3"
 close3() { exec 3<&-; }
 exec 3<>"$A/loop$n" || fail "open $A/loop$n"
@@ -81,7 +81,7 @@ ok "opener reads the device after its unlink"
 dd if=pat2 bs=64k count=16 iflag=fullblock conv=fsync status=none >&3 || fail "write through the open fd"
 dd if=bk3/img3 bs=64k skip=16 count=16 status=none | cmp - pat2 || fail "data written through the open fd is not in the backing file"
 ok "opener writes the device after its unlink"
-new=$(lctl "$CTL" get_free)
+new=$(lctl "$CTL" get_free) || fail "lctl $CTL get_free: $new"
 assert_num "$new" "GET_FREE while loop$n is open and unlinked"
 assert_ne "$new" "$n" "GET_FREE does not hand out the unlinked device"
 close3
@@ -96,7 +96,7 @@ wait_gone "/sys/block/loop$new" 5 || fail "loop$new not removed"
 # --- 4. holding a mounted ext4: goes at the umount
 mkimg img4 32
 mkdata d4 512
-n=$(new_dev)
+n=$(new_dev) || fail "no new device"
 losetup "$A/loop$n" img4 || fail "losetup $A/loop$n img4"
 mkfs.ext4 -q "$A/loop$n" || fail "mkfs.ext4 $A/loop$n"
 mkdir -p m4
@@ -119,6 +119,7 @@ ok "e2fsck -fn img4 clean"
 # --- 5. loop-control cannot be unlinked
 expect_fail "rm loop-control" rm -f "$CTL"
 [ -c "$CTL" ] || fail "loop-control is gone"
-assert_eq "$(node_devnum "$CTL")" "$LOOP_CONTROL_DEVNUM" "loop-control still there"
+got=$(node_devnum "$CTL") || fail "no device number for $CTL"
+assert_eq "$got" "$LOOP_CONTROL_DEVNUM" "loop-control still there"
 
 assert_eq "$(instance_devices "$A" | wc -l)" 0 "instance holds no device at the end"

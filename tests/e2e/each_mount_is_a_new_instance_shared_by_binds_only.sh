@@ -16,7 +16,7 @@ B=$SCRATCH/b
 A2=$SCRATCH/a2
 mount_instance "$A"
 assert_eq "$(ls -A "$A" | tr '\n' ' ')" "loop-control " "new instance a is empty"
-na=$(lctl "$A/loop-control" get_free)
+na=$(lctl "$A/loop-control" get_free) || fail "lctl $A/loop-control get_free: $na"
 assert_num "$na" "GET_FREE on a"
 
 mount_instance "$B"
@@ -27,9 +27,11 @@ mkdir -p "$A2"
 mount --bind "$A" "$A2" || fail "mount --bind a a2"
 defer umount -l "$A2"
 assert_blk "$A2/loop$na" "bind mount shows a's device"
-assert_eq "$(lctl "$A2/loop-control" get_free)" "$na" "GET_FREE through the bind mount returns a's device"
+got=$(lctl "$A2/loop-control" get_free) || fail "lctl $A2/loop-control get_free: $got"
+assert_eq "$got" "$na" "GET_FREE through the bind mount returns a's device"
 f=$(free_index 500)
-assert_eq "$(lctl "$A2/loop-control" add "$f")" "$f" "ADD($f) through the bind mount"
+got=$(lctl "$A2/loop-control" add "$f") || fail "lctl $A2/loop-control add $f: $got"
+assert_eq "$got" "$f" "ADD($f) through the bind mount"
 assert_blk "$A/loop$f" "device added through the bind mount shows in a"
 assert_absent "$B/loop$f" "and not in b"
 
@@ -46,7 +48,7 @@ ok "devices removed with the instance's last mount"
 # an open file keeps the instance: the loop-control fd
 C=$SCRATCH/c
 mount_instance "$C"
-nc=$(lctl "$C/loop-control" get_free)
+nc=$(lctl "$C/loop-control" get_free) || fail "lctl $C/loop-control get_free: $nc"
 assert_num "$nc" "GET_FREE on c"
 close5() { exec 5<&-; }
 exec 5<>"$C/loop-control" || fail "open c/loop-control"
@@ -57,7 +59,8 @@ nap 0.5
 loop_sys_exists "$nc" || fail "loop$nc removed while an open loop-control keeps the instance"
 ok "open loop-control keeps the instance (loop$nc exists)"
 # the open file still is that instance's loop-control
-assert_eq "$(lctl /proc/self/fd/5 get_free)" "$nc" "GET_FREE through the open fd returns c's device"
+got=$(lctl /proc/self/fd/5 get_free) || fail "lctl /proc/self/fd/5 get_free: $got"
+assert_eq "$got" "$nc" "GET_FREE through the open fd returns c's device"
 close5
 wait_gone "/sys/block/loop$nc" 5 || fail "loop$nc not removed when the instance's last open file went"
 ok "loop$nc removed with the instance's last open file"

@@ -38,7 +38,7 @@ io=${io%% *}
 assert_num "$io" "I/O rounds"
 [ "$io" -ge 5 ] || fail "only $io I/O rounds in $SECS s"
 ok "$io write+fsync+read back rounds without a mismatch"
-rec=$(file_last_match stress.out 'instances recycled [0-9]+')
+rec=$(file_last_match stress.out 'instances recycled [0-9]+') || fail "no 'instances recycled N' in stress.out"
 rec=${rec##*instances recycled }
 assert_num "$rec" "instances recycled"
 [ "$rec" -ge 5 ] || fail "only $rec instances recycled"
