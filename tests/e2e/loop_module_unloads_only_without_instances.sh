@@ -30,7 +30,7 @@ defer eval "echo $limit >$LIMIT"
 
 A=$SCRATCH/a
 mount_instance "$A"
-n=$(lctl "$A/loop-control" get_free)
+n=$(lctl "$A/loop-control" get_free) || fail "GET_FREE in the instance: $n"
 assert_num "$n" "GET_FREE in the instance"
 expect_fail "rmmod loop with an instance mounted" rmmod loop
 assert_eq "$(module_state)" "live" "the module after the refused rmmod"
@@ -39,7 +39,8 @@ assert_exists "$A/loop$n" "the instance's device after the refused rmmod"
 # Held only by an open file: the mount is gone, the instance is not.
 exec 3<"$A/loop-control"
 umount -l "$A" || fail "umount -l $A"
-assert_eq "$(lctl /proc/self/fd/3 get_free)" "$n" "GET_FREE through the held file"
+got=$(lctl /proc/self/fd/3 get_free) || fail "GET_FREE through the held file: $got"
+assert_eq "$got" "$n" "GET_FREE through the held file"
 expect_fail "rmmod loop with an instance held by a file" rmmod loop
 assert_eq "$(module_state)" "live" "the module while the file is held"
 exec 3<&-
@@ -58,7 +59,7 @@ assert_eq "$(cat "$LIMIT")" "$((limit + 1))" "max_loop_devices after the module 
 mkimg "$SCRATCH/img" 4
 printf 'loop module reloaded\n' >"$SCRATCH/data"
 dd if="$SCRATCH/data" of="$SCRATCH/img" conv=notrunc status=none || fail "dd"
-m=$(lctl "$B/loop-control" get_free)
+m=$(lctl "$B/loop-control" get_free) || fail "GET_FREE after the reload: $m"
 assert_num "$m" "GET_FREE after the reload"
 losetup "$B/loop$m" "$SCRATCH/img" || fail "losetup $B/loop$m"
 assert_eq "$(head -c 21 "$B/loop$m")" "loop module reloaded" "bytes read through the instance's device"
@@ -73,9 +74,10 @@ assert_eq "$(cat /sys/module/loop/parameters/max_part)" "7" "max_part given to m
 # instance ended and the module unloaded.
 C=$SCRATCH/c
 mount_instance "$C"
-k=$(lctl "$C/loop-control" get_free)
+k=$(lctl "$C/loop-control" get_free) || fail "GET_FREE with max_part=7: $k"
 assert_num "$k" "GET_FREE with max_part=7"
-assert_eq "$(node_devnum "$C/loop$k")" "$(loop_devnum "$k")" "loop$k's node with max_part=7"
+got=$(node_devnum "$C/loop$k") || fail "no device number for $C/loop$k"
+assert_eq "$got" "$(loop_devnum "$k")" "loop$k's node with max_part=7"
 mkimg "$SCRATCH/parts" 4
 echo 'start=2048, size=4096, type=83' | sfdisk -q "$SCRATCH/parts" || fail "sfdisk"
 printf 'partition one\n' | dd of="$SCRATCH/parts" bs=512 seek=2048 conv=notrunc status=none ||
