@@ -35,10 +35,16 @@ result() {  # result PASS|FAIL NAME [DETAILS]
 mapfile -t touched < <(sed -n 's|^+++ b/\(.*\)$|\1|p' patches/*.patch | sort -u |
 	while read -r f; do [ -f "$SRC/$f" ] && echo "$f"; done)
 
-# "path:line" of every line of build/src that build/base does not have.
+# Files the series moves: "new old" (git's rename headers).
+renames=$(awk '/^rename from / { from = $3 } /^rename to / { print $3, from }' patches/*.patch)
+# "path:line" of every line of build/src that build/base does not have (a
+# moved file is compared with where it came from).
 for f in "${touched[@]}"; do
+	old=$(awk -v f="$f" '$1 == f { print $2 }' <<<"$renames")
 	if [ -f "$BASE/$f" ]; then
 		diff -U0 "$BASE/$f" "$SRC/$f"
+	elif [ -n "$old" ] && [ -f "$BASE/$old" ]; then
+		diff -U0 "$BASE/$old" "$SRC/$f"
 	else
 		diff -U0 /dev/null "$SRC/$f"
 	fi | awk -v f="$f" '/^@@/ {
