@@ -17,6 +17,14 @@ need_loopctl
 LIMIT=/proc/sys/user/max_loop_devices
 read -r max_part </sys/module/loop/parameters/max_part
 read -r limit <"$LIMIT"
+# A host device beyond the ones loading makes (max_loop), as an
+# administrator adds them.  Unloading removes every host device; the test
+# adds back the ones loading does not make, this one included.
+x=$(free_index) || fail "no free index"
+got=$(lctl /dev/loop-control add "$x") || fail "host add of loop$x: $got"
+assert_eq "$got" "$x" "host LOOP_CTL_ADD of loop$x"
+defer eval "[ ! -e /sys/block/loop$x ] || $LOOPCTL /dev/loop-control remove $x"
+loop_list_to host_before
 # Whatever happens, leave the module loaded as the boot had it.
 defer modprobe loop
 
@@ -90,3 +98,10 @@ wait_until 20 unloaded || fail "rmmod loop refused after the third instance ende
 modprobe loop || fail "modprobe loop"
 assert_eq "$(cat /sys/module/loop/parameters/max_part)" "$max_part" "max_part as the boot had it"
 assert_exists /dev/loop-control "/dev/loop-control after modprobe"
+assert_absent "/sys/block/loop$x" "host loop$x after the reload (loading makes only the first max_loop)"
+for d in $host_before; do
+	[ -e "/sys/block/$d" ] && continue
+	got=$(lctl /dev/loop-control add "${d#loop}") || fail "adding back host $d: $got"
+	info "host $d added back"
+done
+assert_exists "/sys/block/loop$x" "host loop$x added back"
