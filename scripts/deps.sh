@@ -3,7 +3,10 @@
 set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
       cpio ccache busybox-static fio e2fsprogs util-linux fdisk dosfstools
-      rsync gcc make git crun python3 sparse kmod)
+      rsync gcc make git crun python3 sparse kmod
+      python3-ply python3-git)
+# (python3-ply and python3-git: checkpatch's SPDX check, scripts/spdxcheck.py,
+# run with Debian's python3; lint.sh and series-check.sh put /usr/bin first.)
 # The container managers the end-to-end tests run, without what they
 # recommend (bridges, dnsmasq, lxcfs, templates: not used here), but with
 # uidmap (newuidmap, which LXC uses when it is there).

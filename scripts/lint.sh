@@ -60,7 +60,7 @@ new_only() {
 		  if ((f ":" p[2]) in ours) print }'
 }
 
-out=$(cd "$SRC" && scripts/checkpatch.pl --strict --no-signoff -q \
+out=$(cd "$SRC" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --no-signoff -q \
 	--ignore FILE_PATH_CHANGES "$PROJECT"/patches/*.patch 2>&1)
 echo "$out" >"$LOG/checkpatch.log"
 if echo "$out" | grep -qE "^(ERROR|WARNING):"; then

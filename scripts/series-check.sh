@@ -133,7 +133,7 @@ for c in $(git -C "$TREE" rev-list --reverse "$first^..$head"); do
 	done
 	t=$(now)
 	out=$(git -C "$WT" format-patch -1 --stdout "$c" |
-		(cd "$WT" && scripts/checkpatch.pl --strict --no-signoff -q \
+		(cd "$WT" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --no-signoff -q \
 		--ignore FILE_PATH_CHANGES - 2>&1))
 	if echo "$out" | grep -qE "^(ERROR|WARNING):"; then
 		bad "checkpatch --strict ($(secs "$t"))"
