@@ -15,7 +15,9 @@
 # to find (the harness scans at the end of the boot).
 #
 # The tool stops after CYCLES cycles or at its time budget, whichever comes
-# first, and says how many it did; fewer than MIN fails the test.  This
+# first, but not before MIN cycles (a slow or loaded machine takes longer
+# rather than checking fewer), and says how many it did; fewer than MIN
+# (the tool stopped early) fails the test.  This
 # script's defaults are the short run of the loopfs suite (make check): up
 # to 10,000 cycles in 30 s, at least 300 (on the debugging kernel under TCG
 # about 60 cycles a second: ~1,800 in the budget).  The soak suite runs it
@@ -72,7 +74,7 @@ snapshot() {
 declare -A A B SLAB_PER
 settle
 snapshot A
-"$CYCLES_BIN" "$CYCLES" "$FULL_EVERY" "$BUDGET" >cycles.out 2>&1
+"$CYCLES_BIN" "$CYCLES" "$FULL_EVERY" "$BUDGET" "$MIN" >cycles.out 2>&1
 rc=$?
 print_file cycles.out
 [ $rc -eq 0 ] || fail "loopfs-cycles exited $rc"
@@ -84,7 +86,7 @@ done <cycles.out
 done_n=${line#cycles: }
 done_n=${done_n%% *}
 assert_num "$done_n" "cycles done"
-[ "$done_n" -ge "$MIN" ] || fail "only $done_n cycles in the budget (${BUDGET} s; want $MIN)"
+[ "$done_n" -ge "$MIN" ] || fail "only $done_n cycles (want at least $MIN)"
 ok "$line"
 settle
 snapshot B

@@ -118,18 +118,22 @@ static int instance_cycle(unsigned long i)
 
 int main(int argc, char **argv)
 {
-	unsigned long cycles, every, i, nfull = 0, ninst = 0;
+	unsigned long cycles, every, least = 0, i, nfull = 0, ninst = 0;
 	double budget = 0, t0, tf = 0, ti = 0, t;
 	int bfd;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s CYCLES FULL_EVERY [BUDGET_SECONDS]\n", argv[0]);
+		fprintf(stderr, "usage: %s CYCLES FULL_EVERY [BUDGET_SECONDS [AT_LEAST]]\n",
+			argv[0]);
 		return 2;
 	}
 	cycles = strtoul(argv[1], NULL, 0);
 	every = strtoul(argv[2], NULL, 0);
 	if (argc > 3)
 		budget = atof(argv[3]);
+	/* The budget ends the run only once AT_LEAST cycles are done. */
+	if (argc > 4)
+		least = strtoul(argv[4], NULL, 0);
 	if (!every)
 		every = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -137,7 +141,7 @@ int main(int argc, char **argv)
 	t0 = lt_now();
 	for (i = 0; i < cycles && !bad; i++) {
 		t = lt_now();
-		if (budget > 0 && t - t0 > budget)
+		if (budget > 0 && t - t0 > budget && i >= least)
 			break;
 		if (i % every == 0) {
 			full_cycle(bfd, i);
