@@ -661,6 +661,75 @@ remove_listed() {
 	REMOVE_FAILED=$(wc -l <"$SCRATCH/remove.err")
 }
 
+# bench_start TITLE: T0 (now_ms) and the output's first line, what it ran on
+bench_start() {
+	T0=$(now_ms)
+	emit "# loopfs $1: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
+}
+
+# hold_start DIR KEY: a holder instance at DIR (HOLD, unmounted at exit) for
+# devices a benchmark adds in bulk, listed in HELD_LIST ($SCRATCH/held.list,
+# one number a line); held_remove KEY removes them at exit if they are
+# still there.
+hold_start() {
+	HOLD=$1
+	HELD_LIST=$SCRATCH/held.list
+	mount_instance "$HOLD"
+	: >"$HELD_LIST"
+	defer held_remove "$2"
+}
+
+# held_remove KEY: remove the devices HELD_LIST lists (remove_listed, RPAR
+# removers) and emit KEY_remove_ms=, KEY_removed= and the failures
+held_remove() {
+	[ -s "$HELD_LIST" ] || return 0
+	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
+	emit "${1}_remove_ms=$REMOVE_MS ${1}_removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
+	if [ "$REMOVE_FAILED" -gt 0 ]; then
+		emit "# REMOVE failed for $REMOVE_FAILED held devices: $(head -n3 "$SCRATCH/remove.err" | tr '\n' ' ')"
+	fi
+	: >"$HELD_LIST"
+}
+
+# bench_fit WANT HELD MS_PER_DEV MEM0_KB: how many held devices fit, at
+# most WANT, from what the HELD devices held now cost: MS_PER_DEV to add
+# one, and the memory they took since MemAvailable was MEM0_KB (at least
+# 64 KiB a device).  Adding and removing them (a removal costs about 1.2
+# adds) must fit BUDGET seconds, and 256 MiB must stay available.  Sets
+# KB_PER_DEV, FIT_TIME, FIT_MEM (what each bound allows) and FIT.
+bench_fit() {
+	local want=$1 held=$2 ms=$3 mem0=$4
+	KB_PER_DEV=$(((mem0 - $(mem_avail_kb)) / held))
+	[ "$KB_PER_DEV" -gt 64 ] || KB_PER_DEV=64
+	FIT_TIME=$((BUDGET * 1000 * 10 / (ms * 22 + 1)))
+	FIT_MEM=$((($(mem_avail_kb) - 262144) / KB_PER_DEV + held))
+	FIT=$want
+	[ "$FIT_TIME" -ge "$FIT" ] || FIT=$FIT_TIME
+	[ "$FIT_MEM" -ge "$FIT" ] || FIT=$FIT_MEM
+	return 0
+}
+
+# bench_split N PAR CMD...: CMD... P COUNT OFFSET for P = 0 .. PAR-1 in
+# parallel, where COUNT is P's share of N (shares of ceil(N / PAR), the last
+# one smaller, none empty) and OFFSET = P * ceil(N / PAR); waits for all;
+# false if one of them failed
+bench_split() {
+	local n=$1 par=$2 per p cnt pid pids=() rc=0
+	shift 2
+	per=$(((n + par - 1) / par))
+	for ((p = 0; p < par; p++)); do
+		cnt=$per
+		[ $((p * per + cnt)) -le "$n" ] || cnt=$((n - p * per))
+		[ $cnt -gt 0 ] || continue
+		"$@" "$p" "$cnt" $((p * per)) &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || rc=1
+	done
+	return $rc
+}
+
 # ---------------------------------------------------------------- containers
 
 # ct_run [--opts LOOPFS_OPTS] CMD [ARGS...]
