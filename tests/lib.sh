@@ -576,6 +576,58 @@ host_remove_new_devices() {
 	return 0
 }
 
+# host_device IMG SIZE_MB: a host loop device (losetup -f) on a new image
+# IMG of SIZE_MB MiB, detached at exit; sets HOST_DEV (/dev/loopN) and
+# HOST_NUM (N)
+host_device() {
+	mkimg "$1" "$2"
+	HOST_DEV=$(losetup -f --show "$1") || fail "host: losetup -f --show $1"
+	defer losetup -d "$HOST_DEV"
+	HOST_NUM=$(num_of_dev "$HOST_DEV") || fail "host: losetup printed '$HOST_DEV'"
+}
+
+# image_fsck IMG: (the host) IMG, a disk image with an ext4 in partition 1
+# and a vfat in partition 2, set up read-only with its partitions
+# (losetup -fP -r, detached at exit); e2fsck -fn and fsck.vfat -n must find
+# both clean.  Sets IMG_DEV (/dev/loopN: its partitions are IMG_DEVp1, p2).
+image_fsck() {
+	IMG_DEV=$(losetup -fP --show -r "$1") || fail "host: losetup -fP --show -r $1"
+	defer losetup -d "$IMG_DEV"
+	wait_present "${IMG_DEV}p1" 10 || fail "host: no ${IMG_DEV}p1"
+	wait_present "${IMG_DEV}p2" 10 || fail "host: no ${IMG_DEV}p2"
+	e2fsck -fn "${IMG_DEV}p1" >fsck1.log 2>&1 ||
+		{ print_file fsck1.log; fail "e2fsck -fn of the ext4 partition of $1"; }
+	ok "e2fsck -fn: the ext4 partition of ${1##*/} is clean"
+	fsck.vfat -n "${IMG_DEV}p2" >fsck2.log 2>&1 ||
+		{ print_file fsck2.log; fail "fsck.vfat -n of the vfat partition of $1"; }
+	ok "fsck.vfat -n: the vfat partition of ${1##*/} is clean"
+}
+
+# ------------------------------------------------------------ mount supervisor
+
+# start_mountd LOG SOCKET CMD...: the mount supervisor CMD... (loopfs-mountd
+# and its options, one of them -s SOCKET or -x SOCKET) in the background, its
+# standard error in LOG (MOUNTD_LOG), stopped at exit; waits until it
+# listens on SOCKET.  Sets MOUNTD_PID.
+start_mountd() {
+	MOUNTD_LOG=$1
+	local sock=$2
+	shift 2
+	"$@" 2>"$MOUNTD_LOG" &
+	MOUNTD_PID=$!
+	defer kill "$MOUNTD_PID"
+	wait_while_alive 30 "$MOUNTD_PID" test -S "$sock" ||
+		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not start: $WAIT_WHY"; }
+	ok "loopfs-mountd listens on $sock"
+}
+
+# mountd_log_has TEXT: a line of start_mountd's log holds TEXT
+mountd_log_has() {
+	file_has "$MOUNTD_LOG" "$1" ||
+		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd's log has no line with '$1'"; }
+	ok "loopfs-mountd's log: ...$1"
+}
+
 # --------------------------------------------------------------- benchmarks
 # For tests/bench/: a benchmark reports figures, not pass/fail; it exits 1
 # only when it cannot run.  (Builtins only in what runs between two clock
@@ -794,4 +846,22 @@ ct_start_linker() {
 # and its containers through the scratch directory)
 wait_file() {
 	wait_until "${2:-300}" test -e "$1"
+}
+
+# wait_containers NAME:PID...: wait for containers started in the background
+# with their output in NAME.log, show each one's output, and fail if one of
+# them failed
+wait_containers() {
+	local c rc failed=
+	for c in "$@"; do
+		wait "${c#*:}"
+		rc=$?
+		[ $rc -eq 0 ] || failed+="container ${c%%:*} failed (exit $rc); "
+	done
+	for c in "$@"; do
+		echo "---- container ${c%%:*}"
+		print_file "${c%%:*}.log"
+	done
+	echo "----"
+	[ -z "$failed" ] || fail "${failed%; }"
 }
