@@ -38,7 +38,8 @@
 # /dev/loopfs, the symlink /dev/loop-control -> loopfs/loop-control and, as
 # a container manager would run it, the node linker (userspace/loopfs-link)
 # that keeps /dev/loopN -> loopfs/loopN (and loopNpM) links: unmodified
-# util-linux composes /dev/loopN itself after LOOP_CTL_GET_FREE.
+# util-linux composes /dev/loopN itself after LOOP_CTL_GET_FREE.  The tests
+# of real container managers (crun, runc, LXC) source containers.sh too.
 
 set -u
 set -o pipefail
