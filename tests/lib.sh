@@ -38,7 +38,8 @@
 # /dev/loopfs, the symlink /dev/loop-control -> loopfs/loop-control and, as
 # a container manager would run it, the node linker (userspace/loopfs-link)
 # that keeps /dev/loopN -> loopfs/loopN (and loopNpM) links: unmodified
-# util-linux composes /dev/loopN itself after LOOP_CTL_GET_FREE.
+# util-linux composes /dev/loopN itself after LOOP_CTL_GET_FREE.  The tests
+# of real container managers (crun, runc, LXC) source containers.sh too.
 
 set -u
 set -o pipefail
@@ -576,6 +577,58 @@ host_remove_new_devices() {
 	return 0
 }
 
+# host_device IMG SIZE_MB: a host loop device (losetup -f) on a new image
+# IMG of SIZE_MB MiB, detached at exit; sets HOST_DEV (/dev/loopN) and
+# HOST_NUM (N)
+host_device() {
+	mkimg "$1" "$2"
+	HOST_DEV=$(losetup -f --show "$1") || fail "host: losetup -f --show $1"
+	defer losetup -d "$HOST_DEV"
+	HOST_NUM=$(num_of_dev "$HOST_DEV") || fail "host: losetup printed '$HOST_DEV'"
+}
+
+# image_fsck IMG: (the host) IMG, a disk image with an ext4 in partition 1
+# and a vfat in partition 2, set up read-only with its partitions
+# (losetup -fP -r, detached at exit); e2fsck -fn and fsck.vfat -n must find
+# both clean.  Sets IMG_DEV (/dev/loopN: its partitions are IMG_DEVp1, p2).
+image_fsck() {
+	IMG_DEV=$(losetup -fP --show -r "$1") || fail "host: losetup -fP --show -r $1"
+	defer losetup -d "$IMG_DEV"
+	wait_present "${IMG_DEV}p1" 10 || fail "host: no ${IMG_DEV}p1"
+	wait_present "${IMG_DEV}p2" 10 || fail "host: no ${IMG_DEV}p2"
+	e2fsck -fn "${IMG_DEV}p1" >fsck1.log 2>&1 ||
+		{ print_file fsck1.log; fail "e2fsck -fn of the ext4 partition of $1"; }
+	ok "e2fsck -fn: the ext4 partition of ${1##*/} is clean"
+	fsck.vfat -n "${IMG_DEV}p2" >fsck2.log 2>&1 ||
+		{ print_file fsck2.log; fail "fsck.vfat -n of the vfat partition of $1"; }
+	ok "fsck.vfat -n: the vfat partition of ${1##*/} is clean"
+}
+
+# ------------------------------------------------------------ mount supervisor
+
+# start_mountd LOG SOCKET CMD...: the mount supervisor CMD... (loopfs-mountd
+# and its options, one of them -s SOCKET or -x SOCKET) in the background, its
+# standard error in LOG (MOUNTD_LOG), stopped at exit; waits until it
+# listens on SOCKET.  Sets MOUNTD_PID.
+start_mountd() {
+	MOUNTD_LOG=$1
+	local sock=$2
+	shift 2
+	"$@" 2>"$MOUNTD_LOG" &
+	MOUNTD_PID=$!
+	defer kill "$MOUNTD_PID"
+	wait_while_alive 30 "$MOUNTD_PID" test -S "$sock" ||
+		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not start: $WAIT_WHY"; }
+	ok "loopfs-mountd listens on $sock"
+}
+
+# mountd_log_has TEXT: a line of start_mountd's log holds TEXT
+mountd_log_has() {
+	file_has "$MOUNTD_LOG" "$1" ||
+		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd's log has no line with '$1'"; }
+	ok "loopfs-mountd's log: ...$1"
+}
+
 # --------------------------------------------------------------- benchmarks
 # For tests/bench/: a benchmark reports figures, not pass/fail; it exits 1
 # only when it cannot run.  (Builtins only in what runs between two clock
@@ -661,6 +714,75 @@ remove_listed() {
 	REMOVE_FAILED=$(wc -l <"$SCRATCH/remove.err")
 }
 
+# bench_start TITLE: T0 (now_ms) and the output's first line, what it ran on
+bench_start() {
+	T0=$(now_ms)
+	emit "# loopfs $1: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
+}
+
+# hold_start DIR KEY: a holder instance at DIR (HOLD, unmounted at exit) for
+# devices a benchmark adds in bulk, listed in HELD_LIST ($SCRATCH/held.list,
+# one number a line); held_remove KEY removes them at exit if they are
+# still there.
+hold_start() {
+	HOLD=$1
+	HELD_LIST=$SCRATCH/held.list
+	mount_instance "$HOLD"
+	: >"$HELD_LIST"
+	defer held_remove "$2"
+}
+
+# held_remove KEY: remove the devices HELD_LIST lists (remove_listed, RPAR
+# removers) and emit KEY_remove_ms=, KEY_removed= and the failures
+held_remove() {
+	[ -s "$HELD_LIST" ] || return 0
+	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
+	emit "${1}_remove_ms=$REMOVE_MS ${1}_removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
+	if [ "$REMOVE_FAILED" -gt 0 ]; then
+		emit "# REMOVE failed for $REMOVE_FAILED held devices: $(head -n3 "$SCRATCH/remove.err" | tr '\n' ' ')"
+	fi
+	: >"$HELD_LIST"
+}
+
+# bench_fit WANT HELD MS_PER_DEV MEM0_KB: how many held devices fit, at
+# most WANT, from what the HELD devices held now cost: MS_PER_DEV to add
+# one, and the memory they took since MemAvailable was MEM0_KB (at least
+# 64 KiB a device).  Adding and removing them (a removal costs about 1.2
+# adds) must fit BUDGET seconds, and 256 MiB must stay available.  Sets
+# KB_PER_DEV, FIT_TIME, FIT_MEM (what each bound allows) and FIT.
+bench_fit() {
+	local want=$1 held=$2 ms=$3 mem0=$4
+	KB_PER_DEV=$(((mem0 - $(mem_avail_kb)) / held))
+	[ "$KB_PER_DEV" -gt 64 ] || KB_PER_DEV=64
+	FIT_TIME=$((BUDGET * 1000 * 10 / (ms * 22 + 1)))
+	FIT_MEM=$((($(mem_avail_kb) - 262144) / KB_PER_DEV + held))
+	FIT=$want
+	[ "$FIT_TIME" -ge "$FIT" ] || FIT=$FIT_TIME
+	[ "$FIT_MEM" -ge "$FIT" ] || FIT=$FIT_MEM
+	return 0
+}
+
+# bench_split N PAR CMD...: CMD... P COUNT OFFSET for P = 0 .. PAR-1 in
+# parallel, where COUNT is P's share of N (shares of ceil(N / PAR), the last
+# one smaller, none empty) and OFFSET = P * ceil(N / PAR); waits for all;
+# false if one of them failed
+bench_split() {
+	local n=$1 par=$2 per p cnt pid pids=() rc=0
+	shift 2
+	per=$(((n + par - 1) / par))
+	for ((p = 0; p < par; p++)); do
+		cnt=$per
+		[ $((p * per + cnt)) -le "$n" ] || cnt=$((n - p * per))
+		[ $cnt -gt 0 ] || continue
+		"$@" "$p" "$cnt" $((p * per)) &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || rc=1
+	done
+	return $rc
+}
+
 # ---------------------------------------------------------------- containers
 
 # ct_run [--opts LOOPFS_OPTS] CMD [ARGS...]
@@ -725,4 +847,22 @@ ct_start_linker() {
 # and its containers through the scratch directory)
 wait_file() {
 	wait_until "${2:-300}" test -e "$1"
+}
+
+# wait_containers NAME:PID...: wait for containers started in the background
+# with their output in NAME.log, show each one's output, and fail if one of
+# them failed
+wait_containers() {
+	local c rc failed=
+	for c in "$@"; do
+		wait "${c#*:}"
+		rc=$?
+		[ $rc -eq 0 ] || failed+="container ${c%%:*} failed (exit $rc); "
+	done
+	for c in "$@"; do
+		echo "---- container ${c%%:*}"
+		print_file "${c%%:*}.log"
+	done
+	echo "----"
+	[ -z "$failed" ] || fail "${failed%; }"
 }

@@ -68,8 +68,7 @@ field() {
 	echo NA
 }
 
-T0=$(now_ms)
-emit "# loopfs isolation bench: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
+bench_start "isolation bench"
 
 # ------------------------------------------------------------ the container
 ct_bench() {
@@ -87,20 +86,8 @@ ct_bench() {
 export -f ct_bench
 
 # ------------------------------------------------------------------- host
-HOLD=$SCRATCH/hold
-mount_instance "$HOLD"
+hold_start "$SCRATCH/hold" isolation
 mkdir -p own
-HELD_LIST=$SCRATCH/held.list
-: >"$HELD_LIST"
-
-remove_held() {
-	[ -s "$HELD_LIST" ] || return 0
-	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
-	emit "isolation_remove_ms=$REMOVE_MS removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
-	[ "$REMOVE_FAILED" -gt 0 ] && emit "# REMOVE failed for $REMOVE_FAILED devices"
-	: >"$HELD_LIST"
-}
-defer remove_held
 
 LIB_IN_CONTAINER=1 unshare --user --map-root-user --net --mount --propagation private \
 	bash -c '. "$LIB_SH" && ct_bench' >ct.log 2>&1 &
@@ -119,37 +106,24 @@ ns=${out#*ns_per_add=}
 ns=${ns%% *}
 ms_per_dev=$(((ns + 500000) / 1000000))
 [ "$ms_per_dev" -gt 0 ] || ms_per_dev=1
-kb_per_dev=$(((mem0 - $(mem_avail_kb)) / held))
-[ $kb_per_dev -gt 64 ] || kb_per_dev=64
-emit "isolation_add_ms_per_dev=$ms_per_dev isolation_kb_per_dev=$kb_per_dev (one adder, $held devices)"
-next=$((next + CAL + 16))
-
 # M: what fits the budget (adding ~ removing; 2.2 x the one-adder add time
 # is a safe bound with parallel adders) and the memory
-fit_time=$((BUDGET * 1000 * 10 / (ms_per_dev * 22)))
-fit_mem=$((($(mem_avail_kb) - 262144) / kb_per_dev))
-M=$WANT
-[ "$fit_time" -lt "$M" ] && M=$fit_time
-[ "$fit_mem" -lt "$M" ] && M=$fit_mem
+bench_fit "$WANT" "$held" "$ms_per_dev" "$mem0"
+emit "isolation_add_ms_per_dev=$ms_per_dev isolation_kb_per_dev=$KB_PER_DEV (one adder, $held devices)"
+next=$((next + CAL + 16))
+M=$FIT
 [ "$M" -ge "$held" ] || M=$held
-emit "# foreign devices: $M (wanted $WANT; time budget ${BUDGET}s fits ~$fit_time, memory ~$fit_mem)"
+emit "# foreign devices: $M (wanted $WANT; time budget ${BUDGET}s fits ~$FIT_TIME, memory ~$FIT_MEM)"
 
 need=$((M - held))
 t=$(now_ms)
+# add_part P COUNT OFFSET: adder P's COUNT devices, from next + OFFSET, 16
+# numbers apart from the adder before
+add_part() {
+	"$ISOBENCH" add "$HOLD/loop-control" "$2" $((next + $3 + 16 * $1)) "add.$1.list" >"add.$1.out" 2>&1
+}
 if [ $need -gt 0 ]; then
-	per=$(((need + PAR - 1) / PAR))
-	pids=()
-	for ((p = 0; p < PAR; p++)); do
-		cnt=$per
-		[ $((p * per + cnt)) -le $need ] || cnt=$((need - p * per))
-		[ $cnt -gt 0 ] || continue
-		"$ISOBENCH" add "$HOLD/loop-control" "$cnt" $((next + p * (per + 16))) \
-			"add.$p.list" >"add.$p.out" 2>&1 &
-		pids+=($!)
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid"
-	done
+	bench_split "$need" "$PAR" add_part
 	cat add.*.list >>"$HELD_LIST"
 	cat add.*.out
 fi
@@ -176,5 +150,5 @@ e1=$(field foreign.out /sys/block entries)
 emit "isolation_sysfs_entries_base=$e0 isolation_sysfs_entries_foreign=$e1"
 emit "isolation_diskstats_ratio=$(ratio "$d1" "$d0")"
 emit "bench: isolation_sysfs_ratio=$(ratio "$s1" "$s0") isolation_proc_ratio=$(ratio "$p1" "$p0") ($held foreign devices)"
-remove_held
+held_remove isolation
 emit "bench_isolation_total_s=$((($(now_ms) - T0) / 1000))"

@@ -49,27 +49,12 @@ RPAR=${BENCH_REMOVERS:-32}
 
 bench_output bench.txt
 
-T0=$(now_ms)
-emit "# loopfs bench smoke: $(uname -r), $(nproc) cpus, $(($(mem_avail_kb) / 1024)) MiB available"
+bench_start "bench smoke"
 
 # ------------------------------------------------------------- GET_FREE
 BENCH=$SCRATCH/bench
-HOLD=$SCRATCH/hold
 mount_instance "$BENCH"
-mount_instance "$HOLD"
-HELD_LIST=$SCRATCH/held.list
-: >"$HELD_LIST"
-
-remove_held() {
-	[ -s "$HELD_LIST" ] || return 0
-	remove_listed "$HOLD/loop-control" "$HELD_LIST" "$RPAR"
-	emit "held_remove_ms=$REMOVE_MS held_removed=$(($(wc -l <"$HELD_LIST") - REMOVE_FAILED))"
-	if [ "$REMOVE_FAILED" -gt 0 ]; then
-		emit "# REMOVE failed for $REMOVE_FAILED held devices: $(head -n3 "$SCRATCH/remove.err" | tr '\n' ' ')"
-	fi
-	: >"$HELD_LIST"
-}
-defer remove_held
+hold_start "$SCRATCH/hold" held
 
 # the benchmarked instance's own device, at a high index (above all held)
 mp=$(cat /sys/module/loop/parameters/max_part 2>/dev/null || echo 0)
@@ -97,28 +82,21 @@ bench_getfree() { # prints ns/op (best of ROUNDS rounds of OPS calls)
 # held / HELD_LIST
 held=0
 next_start=0
+add_part() { # P COUNT OFFSET
+	lctl "$HOLD/loop-control" add_many "$2" $((next_start + $3)) \
+		>"$SCRATCH/added.$1" 2>"$SCRATCH/added.$1.err"
+}
 add_held() {
-	local need=$1 per p cnt pid pids=() addfail=0 got errs t
+	local need=$1 addfail=0 got errs t
 	t=$(now_ms)
-	per=$(((need + PAR - 1) / PAR))
-	for ((p = 0; p < PAR; p++)); do
-		cnt=$per
-		[ $((p * per + cnt)) -le "$need" ] || cnt=$((need - p * per))
-		[ $cnt -gt 0 ] || continue
-		lctl "$HOLD/loop-control" add_many "$cnt" $((next_start + p * per)) \
-			>"$SCRATCH/added.$p" 2>"$SCRATCH/added.$p.err" &
-		pids+=($!)
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" || addfail=1
-	done
+	bench_split "$need" "$PAR" add_part || addfail=1
 	cat "$SCRATCH"/added.[0-9]* | grep -E '^[0-9]+$' >>"$HELD_LIST"
 	errs=$(cat "$SCRATCH"/added.[0-9]* | grep errno= | sort -u | tr '\n' ' ')
 	rm -f "$SCRATCH"/added.*
 	ADD_MS=$(($(now_ms) - t))
 	got=$(($(wc -l <"$HELD_LIST") - held))
 	held=$((held + got))
-	next_start=$((next_start + PAR * per))
+	next_start=$((next_start + PAR * ((need + PAR - 1) / PAR)))
 	[ $got -gt 0 ] || cannot_run "could not add any device to the holder instance: $errs"
 	[ $addfail -eq 0 ] || emit "# adding to the holder instance stopped at $held devices: $errs"
 	return 0
@@ -137,15 +115,9 @@ done
 mem0=$(mem_avail_kb)
 add_held "$CAL"
 ms_per_dev=$(((ADD_MS + held - 1) / held))
-kb_per_dev=$(((mem0 - $(mem_avail_kb)) / held))
-[ $kb_per_dev -gt 64 ] || kb_per_dev=64
-emit "held_add_ms_per_dev=$ms_per_dev held_kb_per_dev=$kb_per_dev (from $held devices)"
-# adding and removing: removal measured at about 1.2 times the adding
-fit_time=$((BUDGET * 1000 * 10 / (ms_per_dev * 22 + 1)))
-fit_mem=$((($(mem_avail_kb) - 262144) / kb_per_dev + held))
-fit=$max_level
-[ "$fit_time" -lt "$fit" ] && fit=$fit_time
-[ "$fit_mem" -lt "$fit" ] && fit=$fit_mem
+bench_fit "$max_level" "$held" "$ms_per_dev" "$mem0"
+emit "held_add_ms_per_dev=$ms_per_dev held_kb_per_dev=$KB_PER_DEV (from $held devices)"
+fit=$FIT fit_time=$FIT_TIME fit_mem=$FIT_MEM
 levels=$LEVELS
 if [ $fit -lt $max_level ]; then
 	for level in $LEVELS; do
@@ -176,7 +148,7 @@ for level in $levels; do
 		emit "getfree_ratio_$level=$(ratio "$r" "$base") # only $held held"
 	fi
 done
-remove_held
+held_remove held
 lctl "$BENCH/loop-control" remove "$idx" >/dev/null || cannot_run "REMOVE($idx) on the bench instance"
 
 emit "phase_getfree_s=$((($(now_ms) - T0) / 1000))"

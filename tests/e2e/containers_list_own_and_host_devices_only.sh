@@ -170,11 +170,9 @@ cp -a /dev/null /dev/zero /dev/urandom ct-a/dev/ || fail "device nodes for conta
 ln -s loopfs/loop-control ct-a/dev/loop-control || fail "loop-control link"
 cp -a ct-a/dev/. ct-b/dev/ || fail "/dev for container b"
 
-mkimg host.img 1
-hdev=$(losetup -f --show host.img) || fail "host: losetup -f --show host.img"
-defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev") || fail "losetup printed '$hdev'"
-echo "$hn" >host.num
+host_device host.img 1
+hdev=$HOST_DEV
+echo "$HOST_NUM" >host.num
 ok "host device $hdev on host.img"
 
 ctu_run a b
@@ -212,15 +210,5 @@ has_first "$out" "loop$nb" && fail "host: lsblk lists container b's loop$nb: $ou
 ok "host: lsblk lists ${hdev#/dev/}, neither loop$na nor loop$nb"
 touch host.done
 
-wait "$pid_a"
-rc_a=$?
-wait "$pid_b"
-rc_b=$?
-echo "---- container a"
-cat a.log
-echo "---- container b"
-cat b.log
-echo "----"
-[ $rc_a -eq 0 ] || fail "container a failed (exit $rc_a)"
-[ $rc_b -eq 0 ] || fail "container b failed (exit $rc_b)"
+wait_containers a:"$pid_a" b:"$pid_b"
 info "test time: ${SECONDS}s"

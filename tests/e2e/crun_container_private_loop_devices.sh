@@ -59,6 +59,7 @@
 #     link, the host does not list the device, and it goes with the
 #     container.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../containers.sh"
 
 require_root
 require_cmds crun losetup sfdisk blockdev mkfs.ext4 mkfs.vfat debugfs e2fsck \
@@ -73,7 +74,6 @@ MOUNTD=${MOUNTD:-$PROJECT/build/userspace/loopfs-mountd}
 MOUNTD_SOCK=$SCRATCH/mountd.sock
 MOUNTD_LOG=$SCRATCH/mountd.log
 CRUN=(crun --root "$SCRATCH/crun" --cgroup-manager=disabled)
-LOOPFS_MAGIC=6c706673
 
 # ------------------------------------------------------- bad input, directly
 # The hook, run by hand in the host's namespaces: every bad input fails
@@ -81,15 +81,9 @@ LOOPFS_MAGIC=6c706673
 mkdir -p bad/rootfs/dev
 echo '{ "root": { "path": "rootfs" }, "linux": { "namespaces": [ { "type": "user" } ] } }' \
 	>bad/config.json || fail "bad/config.json"
+hook_state() { printf '%s' "$1" | "$HOOK"; }
 bad_state() { # WHAT WANT_IN_MESSAGE STATE
-	local out rc left
-	out=$(printf '%s' "$3" | "$HOOK" 2>&1)
-	rc=$?
-	[ $rc -eq 1 ] || fail "hook, $1: exit status $rc, want 1 ($out)"
-	[[ $out == *"$2"* ]] || fail "hook, $1: said '$out', want '$2'"
-	left=$(ls -A bad/rootfs/dev)
-	[ -z "$left" ] || fail "hook, $1: left '$left' in the container's /dev"
-	ok "hook, $1: exit 1, nothing changed: ${out//$'\n'/ | }"
+	hook_refuses "hook, $1" "$2" bad/rootfs/dev hook_state "$3"
 }
 B0='"pid": 0, "bundle": "'"$SCRATCH"/bad'", "root": "rootfs"'
 bad_state "truncated state" "not valid JSON at byte" "{$B0, \"annotations\": {"
@@ -108,92 +102,25 @@ bad_state "org.loopfs.options=max=abc" "kernel: " \
 
 # ------------------------------------------------------------------ set-up
 # A host loop device: the containers see its sysfs entry but must not reach it.
-mkimg host.img 4
-hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
-defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
+host_device host.img 4
+hn=$HOST_NUM
 
-# The containers' root: empty directories and the host's /usr, /etc (bind
-# mounts, read-only), the project (for lib.sh) and a directory of its own
-# at /ct; /mnt1../mnt3 are where A mounts.  The scratch dir is 0700: the
-# containers' root (host uid 200000, 300000) must get to the root, the hook
-# and its own directory.
-chmod 755 "$SCRATCH"
+# The containers' root (ct_rootfs): /mnt1../mnt3 are where A mounts.
 R=$SCRATCH/rootfs
-mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/ct" "$R/project" \
-	"$R/mnt1" "$R/mnt2" "$R/mnt3" || fail "mkdir rootfs"
-for l in bin sbin lib lib64; do
-	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
-done
+ct_rootfs "$R" mnt1 mnt2 mnt3
 declare -A CT_UID=([a]=200000 [b]=300000) CT_PID=()
 # For A's `mount -o loop,ro`: a small ext4 image holding a file, made here
-mkdir -p "$SCRATCH/a" img2.d || fail "mkdir img2.d"
+mkdir -p "$SCRATCH/a" "$SCRATCH/b" img2.d || fail "mkdir img2.d"
 mkdata img2.d/hello.bin 64
 mkfs.ext4 -q -L ct-img2 -d img2.d "$SCRATCH/a/img2.ext4" 8M >mkfs-img2.log 2>&1 ||
 	{ print_file mkfs-img2.log; fail "mkfs.ext4 -d img2.d img2.ext4"; }
 cp img2.d/hello.bin "$SCRATCH/a/img2-hello.bin" || fail "cp hello.bin"
 for c in a b; do
-	mkdir -p "$SCRATCH/$c" && echo "$hn" >"$SCRATCH/$c/host-num" &&
-		chown -R "${CT_UID[$c]}:${CT_UID[$c]}" "$SCRATCH/$c" || fail "$c's directory"
+	echo "$hn" >"$SCRATCH/$c/host-num" || fail "$c's directory"
 done
 
-# config.json: NAME OPTIONS PARTS_ANNOTATION HOOK_ARGS [NO_NEW_PRIVILEGES
-# [MORE_LINUX_MEMBERS]]
-make_bundle() {
-	local b=$SCRATCH/bundle-$1 id=${CT_UID[$1]} parts=
-	[ -n "$3" ] && parts="\"org.loopfs.parts\": \"$3\","
-	mkdir -p "$b" || fail "mkdir $b"
-	cat >"$b/config.json" <<EOF || fail "writing $b/config.json"
-{
-	"ociVersion": "1.0.2",
-	"process": {
-		"terminal": false,
-		"user": { "uid": 0, "gid": 0 },
-		"args": [ "/bin/bash", "/ct.sh", "$1" ],
-		"env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			 "LIB_IN_CONTAINER=1", "PROJECT=/project", "SCRATCH=/ct",
-			 "TEST_NAME=${TEST_NAME}[$1]", "HOME=/ct", "LC_ALL=C" ],
-		"cwd": "/ct",
-		"capabilities": {
-			"bounding": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ],
-			"effective": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ],
-			"permitted": [ "CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL" ]
-		},
-		"noNewPrivileges": ${5:-true}
-	},
-	"root": { "path": "$R", "readonly": true },
-	"hostname": "ct-$1",
-	"annotations": {
-		"org.loopfs.enable": "true",
-		"org.loopfs.options": "$2",
-		$parts
-		"run.oci.hooks.stderr": "$SCRATCH/hook-$1.err"
-	},
-	"mounts": [
-		{ "destination": "/proc", "type": "proc", "source": "proc" },
-		{ "destination": "/sys", "type": "sysfs", "source": "sysfs",
-		  "options": [ "nosuid", "noexec", "nodev", "ro" ] },
-		{ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-		  "options": [ "nosuid", "strictatime", "mode=755", "size=4m" ] },
-		{ "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-		  "options": [ "nosuid", "nodev", "size=16m" ] },
-		{ "destination": "/usr", "type": "bind", "source": "/usr", "options": [ "rbind", "ro" ] },
-		{ "destination": "/etc", "type": "bind", "source": "/etc", "options": [ "rbind", "ro" ] },
-		{ "destination": "/project", "type": "bind", "source": "$PROJECT", "options": [ "rbind", "ro" ] },
-		{ "destination": "/ct", "type": "bind", "source": "$SCRATCH/$1", "options": [ "rbind", "rw" ] }
-	],
-	"hooks": {
-		"createContainer": [ { "path": "$HOOK", "args": [ $4 ] } ]
-	},
-	"linux": {
-		"uidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
-		"gidMappings": [ { "containerID": 0, "hostID": $id, "size": 65536 } ],
-		"namespaces": [ { "type": "user" }, { "type": "mount" }, { "type": "pid" },
-				{ "type": "ipc" }, { "type": "uts" }, { "type": "network" } ]${6:-}
-	}
-}
-EOF
-}
+# The bundles (oci_bundle, which gives each container's root its directory):
+# the annotations enable the hook and give its options; A's hook is verbose.
 # A's mount(2) calls go to loopfs-mountd: crun 1.8.1 takes listenerPath as
 # it is (no listenerMetadata, no architectures: the native one).  crun
 # connects to the socket at the start of `crun create` and sends the state
@@ -201,46 +128,30 @@ EOF
 # noNewPrivileges (as here), only at `crun start`, after the exec fifo, so
 # loopfs-mountd must keep an idle connection as long as it takes (the test
 # waits more than its 10 s for a begun state between create and start).
-make_bundle a "max=8" 4 '"loopfs-oci-hook", "-v"' true ',
-		"seccomp": { "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "'"$MOUNTD_SOCK"'",
-			     "syscalls": [ { "names": [ "mount" ], "action": "SCMP_ACT_NOTIFY" } ] }'
-make_bundle b "max=2,mode=0660" "" '"loopfs-oci-hook"'
+oci_bundle a --userns "${CT_UID[a]}" \
+	--annotations '"org.loopfs.enable": "true", "org.loopfs.options": "max=8", "org.loopfs.parts": "4"' \
+	--linux '"seccomp": { "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "'"$MOUNTD_SOCK"'",
+		     "syscalls": [ { "names": [ "mount" ], "action": "SCMP_ACT_NOTIFY" } ] }'
+oci_bundle b --userns "${CT_UID[b]}" --hook-args '"loopfs-oci-hook"' \
+	--annotations '"org.loopfs.enable": "true", "org.loopfs.options": "max=2,mode=0660"'
 
 # ------------------------------------------------------ the containers' side
 cat >"$R/ct.sh" <<'EOF' || fail "writing ct.sh"
 # ct.sh a|b: the process of container a or b (bash, unmodified tools)
 . /project/tests/lib.sh
+. /project/tests/containers.sh
 me=$1
 
 # /dev as the hook left it: the instance, the link, no block node, no way
-# to a host loop device
+# to a host loop device (4.6: no mknod)
 check_dev() { # OPTIONS_WANTED...
-	local f line hn o
-	assert_eq "$(stat -f -c %t /dev/loopfs)" 6c706673 "[$me] /dev/loopfs is a loopfs instance"
-	assert_eq "$(readlink /dev/loop-control)" loopfs/loop-control "[$me] /dev/loop-control link"
-	line=$(file_last_match /proc/self/mountinfo ' /dev/loopfs .* - loopfs ') ||
-		fail "[$me] no loopfs mount on /dev/loopfs in mountinfo"
-	for o in nosuid noexec "$@"; do
-		[[ $line == *[\ ,]${o}[\ ,]* || $line == *[\ ,]${o} ]] ||
-			fail "[$me] /dev/loopfs mount lacks $o: $line"
-	done
-	ok "[$me] mounted nosuid,noexec with $*: ${line#* - }"
+	local hn
+	assert_dev_instance "[$me]" self "$@"
 	assert_absent /dev/.loopfs-link.ready "[$me] the linker's ready file was removed"
-	for f in /dev/* /dev/.[!.]*; do
-		if [ -b "$f" ] && [ ! -L "$f" ]; then
-			fail "[$me] block node $f in /dev"
-		fi
-	done
-	ok "[$me] no block node in /dev outside the instance"
-	read -r f hn o </proc/self/uid_map
-	assert_eq "$f $hn $o" "0 $CT_HOSTID 65536" "[$me] root of a user namespace (uid_map)"
-	hn=$(cat /ct/host-num)
-	assert_exists "/sys/block/loop$hn" "[$me] the host's loop$hn is listed in our sysfs"
-	assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
-	assert_absent "/dev/loopfs/loop$hn" "[$me] no instance node of the host's loop$hn"
-	expect_fail "[$me] mknod of the host's loop$hn (4.6)" \
-		mknod /dev/hostloop b 7 "$(loop_devnum "$hn" | cut -d: -f2)"
-	assert_absent /dev/hostloop "[$me] no node made"
+	assert_no_block_node
+	assert_uid_map "0 $CT_HOSTID 65536"
+	read -r hn </ct/host-num || fail "[$me] no /ct/host-num"
+	assert_host_loop_unreachable "$hn"
 }
 
 # The linker: in our pid namespace, moved to our root by pivot_root,
@@ -368,48 +279,17 @@ a_refusals() { # N: B's device
 }
 
 ct_a() {
-	local dev n x xs=() i line
+	local dev n x xs=() i
 	check_dev max=8
 	find_linker
 
-	truncate -s 64M /ct/disk.img || fail "[a] truncate"
-	printf 'label: dos\nstart=2048, size=61440, type=83\nstart=63488, type=c\n' |
-		sfdisk -q /ct/disk.img || fail "[a] sfdisk /ct/disk.img"
-	dev=$(losetup -fP --show /ct/disk.img) || fail "[a] losetup -fP --show"
-	n=$(num_of_dev "$dev") || fail "[a] losetup printed '$dev'"
+	ct_disk /ct/disk.img
+	dev=$DEV n=$N
 	OWN=$n
-	assert_eq "$dev" "/dev/loop$n" "[a] losetup -fP --show names /dev/loopN"
-	assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[a] /dev/loop$n is the linker's link"
-	assert_blk "/dev/loopfs/loop$n" "[a] instance node"
-	assert_eq "$(blockdev --getsize64 "/dev/loop${n}p1")" $((61440 * 512)) "[a] blockdev --getsize64 /dev/loop${n}p1"
-	assert_eq "$(blockdev --getsize64 "/dev/loop${n}p2")" $((67584 * 512)) "[a] blockdev --getsize64 /dev/loop${n}p2"
 	[ -L "/dev/loop${n}p4" ] && [ ! -L "/dev/loop${n}p5" ] ||
 		fail "[a] want links loop${n}p1..p4 only (org.loopfs.parts=4)"
 	ok "[a] partition links loop${n}p1..p4, no p5 (org.loopfs.parts=4)"
-	line=$(losetup -l -n --raw -O NAME,BACK-FILE) || fail "[a] losetup -l"
-	[[ $'\n'$line$'\n' == *$'\n'"/dev/loop$n /ct/disk.img"$'\n'* ]] ||
-		fail "[a] losetup -l does not list /dev/loop$n /ct/disk.img: $line"
-	ok "[a] losetup -l lists /dev/loop$n /ct/disk.img"
-
-	mkfs.ext4 -q -L ct-ext4 -E "root_owner=$CT_HOSTID:$CT_HOSTID" "/dev/loop${n}p1" 16M ||
-		fail "[a] mkfs.ext4 /dev/loop${n}p1"
-	mkfs.vfat -n CTFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
-		{ print_file mkfs.vfat.log; fail "[a] mkfs.vfat /dev/loop${n}p2"; }
-	ok "[a] mkfs.ext4 (16 MiB) on /dev/loop${n}p1, mkfs.vfat (16 MiB) on /dev/loop${n}p2"
-	mkdata /ct/data1.bin 300
-	debugfs -w -R "write /ct/data1.bin data1.bin" "/dev/loop${n}p1" >debugfs.log 2>&1 ||
-		fail "[a] debugfs write"
-	debugfs -R "cat /data1.bin" "/dev/loop${n}p1" 2>/dev/null | cmp - /ct/data1.bin ||
-		fail "[a] data1.bin does not read back from the ext4"
-	ok "[a] a file written into the ext4 with debugfs reads back"
-	for i in 1 2; do
-		mkdata "/ct/raw$i.bin" 1024
-		dd if="/ct/raw$i.bin" of="/dev/loop${n}p$i" bs=1M seek=24 oflag=direct conv=notrunc,fsync status=none ||
-			fail "[a] dd to /dev/loop${n}p$i"
-		dd if="/dev/loop${n}p$i" bs=1M skip=24 count=1 iflag=direct status=none | cmp - "/ct/raw$i.bin" ||
-			fail "[a] raw data of /dev/loop${n}p$i does not read back"
-	done
-	ok "[a] 1 MiB written behind each file system with dd reads back (direct I/O)"
+	ct_fill_disk "$n" ct-ext4 CTFAT "$CT_HOSTID"
 
 	a_mounts "$n"
 	handshake a_refusals
@@ -459,11 +339,7 @@ ct_b() {
 	[ -L "/dev/loop${n}p15" ] && [ ! -L "/dev/loop${n}p16" ] ||
 		fail "[b] want links loop${n}p1..p15 only (default)"
 	ok "[b] partition links loop${n}p1..p15 (default), no p16"
-	mkdata /ct/raw.bin 512
-	dd if=/ct/raw.bin of="$dev" bs=64k oflag=direct conv=notrunc,fsync status=none || fail "[b] dd to $dev"
-	dd if="$dev" bs=64k count=8 iflag=direct status=none | cmp - /ct/raw.bin ||
-		fail "[b] data does not read back from $dev"
-	ok "[b] 512 KiB written to $dev read back (direct I/O)"
+	ct_direct_io "$dev"
 	handshake
 }
 
@@ -489,12 +365,6 @@ ct_show() { # NAME: the container's output and the hook's standard error
 	echo "---"
 }
 
-mountd_log_has() { # TEXT
-	file_has "$MOUNTD_LOG" "$1" ||
-		{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd's log has no line with '$1'"; }
-	ok "loopfs-mountd's log: ...$1"
-}
-
 ct_wait_file() { # NAME FILE
 	wait_file_while "$SCRATCH/$1/$2" 600 "${CT_PID[$1]}" ||
 		{ ct_show "$1"; fail "container $1: no $2 ($WAIT_WHY)"; }
@@ -513,43 +383,18 @@ ct_create() { # NAME
 	ok "crun create lfs-$1: init pid ${CT_PID[$1]}"
 }
 
-# linker_of PID: the host pid of the loopfs-link in PID's pid namespace
-linker_of() {
-	local d c lp=""
-	for d in /proc/[0-9]*; do
-		[ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
-		c=
-		read -r c 2>/dev/null <"$d/comm"
-		[ "$c" = loopfs-link ] && lp=${d#/proc/}
-	done
-	[ -n "$lp" ] && echo "$lp"
-}
-
 # The linker of container NAME, seen from the host: in the container's pid,
-# user and mount namespaces, a child of its init.
+# user, mount, network, ipc and uts namespaces, a child of its init.  (The
+# hook, which forked it, joins no namespace when the state's pid is 0: these
+# are the namespaces crun ran the hook in.)
 host_check_linker() { # NAME
-	local pid=${CT_PID[$1]} lp st ns
-	lp=$(linker_of "$pid") || { ct_show "$1"; fail "no loopfs-link in lfs-$1's pid namespace"; }
-	# (the hook, which forked it, joins no namespace when the state's pid
-	# is 0: these are the namespaces crun ran the hook in)
-	for ns in user mnt net ipc uts; do
-		[ "/proc/$lp/ns/$ns" -ef "/proc/$pid/ns/$ns" ] ||
-			fail "lfs-$1's linker is not in the container's $ns namespace"
-		[ ! "/proc/$lp/ns/$ns" -ef "/proc/self/ns/$ns" ] ||
-			fail "lfs-$1's linker is in the host's $ns namespace"
-	done
-	read -r st <"/proc/$lp/stat"
-	st=${st##*) }
-	set -- "$1" $st
-	assert_eq "$3" "$pid" "lfs-$1's linker (host pid $lp) is a child of the container's init, in its pid, user, mount, network, ipc and uts namespaces"
+	linker_of "${CT_PID[$1]}" >/dev/null ||
+		{ ct_show "$1"; fail "no loopfs-link in lfs-$1's pid namespace"; }
+	assert_linker_of "${CT_PID[$1]}" "lfs-$1" user mnt net ipc uts
 }
 
 # ------------------------------------------------------ the mount supervisor
-"$MOUNTD" -v -s "$MOUNTD_SOCK" -i /dev/loopfs -t ext4,vfat 2>"$MOUNTD_LOG" &
-mpid=$!
-defer kill "$mpid"
-wait_until 30 test -S "$MOUNTD_SOCK" || { print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not start"; }
-ok "loopfs-mountd listens on $MOUNTD_SOCK"
+start_mountd "$MOUNTD_LOG" "$MOUNTD_SOCK" "$MOUNTD" -v -s "$MOUNTD_SOCK" -i /dev/loopfs -t ext4,vfat
 
 # -------------------------------------------------------------- create, start
 # One queued inotify event per linker: the linkers made now get queue
@@ -574,8 +419,7 @@ file_has "$SCRATCH/hook-a.err" "state pid 0: in the container's namespaces alrea
 file_has "$SCRATCH/hook-a.err" "the linker is ready" || { ct_show a; fail "the hook's linker"; }
 ok "crun ran the hook with \"pid\": 0, in the container's namespaces: $(file_last_match "$SCRATCH/hook-a.err" 'started')"
 for c in a b; do
-	assert_eq "$(stat -f -c %t "/proc/${CT_PID[$c]}/root/dev/loopfs")" $LOOPFS_MAGIC "lfs-$c: /dev/loopfs is loopfs"
-	assert_eq "$(readlink "/proc/${CT_PID[$c]}/root/dev/loop-control")" loopfs/loop-control "lfs-$c: /dev/loop-control"
+	assert_dev_instance "lfs-$c" "${CT_PID[$c]}"
 	host_check_linker "$c"
 done
 
@@ -679,7 +523,7 @@ wait_until 20 file_has "$MOUNTD_LOG" "container lfs-a (pid " ||
 	fail "no lfs-a in loopfs-mountd's log"
 wait_until 20 file_has "$MOUNTD_LOG" "): gone" ||
 	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd did not see lfs-a go"; }
-kill "$mpid" && wait "$mpid"
+kill "$MOUNTD_PID" && wait "$MOUNTD_PID"
 echo "--- loopfs-mountd's log:"
 print_file "$MOUNTD_LOG"
 echo "---"
@@ -697,25 +541,11 @@ ok "loopfs-mountd's log: lfs-a is gone"
 ok "loopfs-mountd never heard of lfs-b"
 
 # ---------------------------------------------------- A's image, on the host
-img=$SCRATCH/a/disk.img
-idev=$(losetup -fP --show -r "$img") || fail "host: losetup -fP --show -r"
-defer losetup -d "$idev"
-wait_present "${idev}p1" 10 || fail "host: no ${idev}p1"
-wait_present "${idev}p2" 10 || fail "host: no ${idev}p2"
-e2fsck -fn "${idev}p1" >fsck1.log 2>&1 || { print_file fsck1.log; fail "e2fsck -fn of the ext4 partition"; }
-ok "e2fsck -fn: the ext4 partition is clean"
-fsck.vfat -n "${idev}p2" >fsck2.log 2>&1 || { print_file fsck2.log; fail "fsck.vfat -n of the vfat partition"; }
-ok "fsck.vfat -n: the vfat partition is clean"
+image_fsck "$SCRATCH/a/disk.img"
+idev=$IMG_DEV
 assert_eq "$(blkid -o value -s LABEL "${idev}p1")" ct-ext4 "the ext4's label"
 assert_eq "$(blkid -o value -s LABEL "${idev}p2")" CTFAT "the vfat's label"
-debugfs -R "cat /data1.bin" "${idev}p1" 2>/dev/null | cmp - a/data1.bin ||
-	fail "the file the container wrote is not in the image's ext4"
-ok "the file lfs-a wrote into the ext4 is in the image"
-for i in 1 2; do
-	dd if="${idev}p$i" bs=1M skip=24 count=1 status=none | cmp - "a/raw$i.bin" ||
-		fail "lfs-a's raw data is not in partition $i of the image"
-done
-ok "lfs-a's raw data is in both partitions of the image"
+check_filled_disk "$idev" a "lfs-a's image"
 debugfs -R "cat /mnt1.bin" "${idev}p1" 2>/dev/null | cmp - a/mnt1.bin ||
 	fail "the file lfs-a wrote through its ext4 mount is not in the image"
 ok "the file lfs-a wrote through its ext4 mount (/mnt1) is in the image"

@@ -23,6 +23,7 @@
 #     (with the runtime's default "b *:* m" it could make and open a node of
 #     any loop device of the machine).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../containers.sh"
 
 require_root
 require_cmds crun losetup dd cmp truncate mknod
@@ -33,98 +34,47 @@ HOOK=${LOOPFS_OCI_HOOK:-$PROJECT/build/userspace/loopfs-oci-hook}
 [ -e /sys/fs/cgroup/cgroup.controllers ] || fail "no cgroup v2 at /sys/fs/cgroup"
 CRUN=(crun --root "$SCRATCH/crun" --cgroup-manager=cgroupfs)
 
-mkimg host.img 4
-hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
-defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
+host_device host.img 4
+hn=$HOST_NUM
 
-chmod 755 "$SCRATCH"
 R=$SCRATCH/rootfs
-mkdir -p "$R"/{usr,etc,proc,sys,dev,tmp,ct,project} || fail "mkdir rootfs"
-for l in bin sbin lib lib64; do
-	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
-done
+ct_rootfs "$R"
 
 # Docker's default capabilities less CAP_MKNOD
 CAPS="CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_NET_RAW CAP_SETGID
 CAP_SETUID CAP_SETFCAP CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_KILL
 CAP_AUDIT_WRITE"
 
-make_bundle() { # NAME CAPS
-	local b=$SCRATCH/bundle-$1 caps c
-	caps=$(for c in $2; do printf '"%s", ' "$c"; done)
-	caps="[ ${caps%, } ]"
-	mkdir -p "$b" "$SCRATCH/$1" || fail "mkdir $b"
+# make_bundle NAME CAPS: no user namespace; a device cgroup of null, zero,
+# random, urandom and the rules for loopfs (OCI_LOOPFS_DEVICES)
+make_bundle() {
+	oci_bundle "$1" --caps "$2" --linux "\"cgroupsPath\": \"/loopfs-test-$1\",
+		\"resources\": { \"devices\": [
+			{ \"allow\": false, \"access\": \"rwm\" },
+			{ \"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 3, \"access\": \"rwm\" },
+			{ \"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 5, \"access\": \"rwm\" },
+			{ \"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 8, \"access\": \"rwm\" },
+			{ \"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 9, \"access\": \"rwm\" },
+			$OCI_LOOPFS_DEVICES
+		] }"
 	echo "$hn" >"$SCRATCH/$1/host-num" || fail "host-num"
-	cat >"$b/config.json" <<EOF || fail "writing $b/config.json"
-{
-	"ociVersion": "1.0.2",
-	"process": {
-		"terminal": false,
-		"user": { "uid": 0, "gid": 0 },
-		"args": [ "/bin/bash", "/ct/ct.sh", "$1" ],
-		"env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			 "LIB_IN_CONTAINER=1", "PROJECT=/project", "SCRATCH=/ct",
-			 "TEST_NAME=${TEST_NAME}[$1]", "HOME=/ct", "LC_ALL=C" ],
-		"cwd": "/ct",
-		"capabilities": { "bounding": $caps, "effective": $caps, "permitted": $caps },
-		"noNewPrivileges": true
-	},
-	"root": { "path": "$R", "readonly": true },
-	"hostname": "ct-$1",
-	"annotations": { "run.oci.hooks.stderr": "$SCRATCH/hook-$1.err" },
-	"mounts": [
-		{ "destination": "/proc", "type": "proc", "source": "proc" },
-		{ "destination": "/sys", "type": "sysfs", "source": "sysfs",
-		  "options": [ "nosuid", "noexec", "nodev", "ro" ] },
-		{ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-		  "options": [ "nosuid", "strictatime", "mode=755", "size=4m" ] },
-		{ "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-		  "options": [ "nosuid", "nodev", "size=16m" ] },
-		{ "destination": "/usr", "type": "bind", "source": "/usr", "options": [ "rbind", "ro" ] },
-		{ "destination": "/etc", "type": "bind", "source": "/etc", "options": [ "rbind", "ro" ] },
-		{ "destination": "/project", "type": "bind", "source": "$PROJECT", "options": [ "rbind", "ro" ] },
-		{ "destination": "/ct", "type": "bind", "source": "$SCRATCH/$1", "options": [ "rbind", "rw" ] }
-	],
-	"hooks": { "createContainer": [ { "path": "$HOOK", "args": [ "loopfs-oci-hook", "-v" ] } ] },
-	"linux": {
-		"namespaces": [ { "type": "mount" }, { "type": "pid" }, { "type": "ipc" },
-				{ "type": "uts" }, { "type": "network" } ],
-		"cgroupsPath": "/loopfs-test-$1",
-		"resources": { "devices": [
-			{ "allow": false, "access": "rwm" },
-			{ "allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm" },
-			{ "allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm" },
-			{ "allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm" },
-			{ "allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm" },
-			{ "allow": true, "type": "c", "major": 10, "minor": 237, "access": "rw" },
-			{ "allow": true, "type": "b", "major": 7, "access": "rw" },
-			{ "allow": true, "type": "b", "major": 259, "access": "rw" }
-		] }
-	}
-}
-EOF
 }
 
-cat >"$SCRATCH/ct.sh" <<'EOF' || fail "writing ct.sh"
+cat >"$R/ct.sh" <<'EOF' || fail "writing ct.sh"
 . /project/tests/lib.sh
+. /project/tests/containers.sh
 me=$1
-hn=$(cat /ct/host-num)
-read -r f hu c </proc/self/uid_map
-assert_eq "$f $hu $c" "0 0 4294967295" "[$me] no user namespace (uid_map)"
-assert_eq "$(stat -f -c %t /dev/loopfs)" 6c706673 "[$me] /dev/loopfs is a loopfs instance"
+read -r hn </ct/host-num || fail "[$me] no /ct/host-num"
+assert_uid_map "0 0 4294967295"
+assert_dev_instance "[$me]"
 assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
 assert_absent "/dev/loopfs/loop$hn" "[$me] no instance node of the host's loop$hn"
 
-mkdata /ct/raw.bin 512
 truncate -s 8M /ct/disk.img || fail "[$me] truncate"
 dev=$(losetup -f --show /ct/disk.img) || fail "[$me] losetup -f --show"
 n=$(num_of_dev "$dev") || fail "[$me] losetup printed '$dev'"
 assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[$me] /dev/loop$n is the linker's link"
-dd if=/ct/raw.bin of="$dev" bs=64k oflag=direct conv=notrunc,fsync status=none || fail "[$me] dd to $dev"
-dd if="$dev" bs=64k count=8 iflag=direct status=none | cmp - /ct/raw.bin ||
-	fail "[$me] data does not read back from $dev"
-ok "[$me] 512 KiB written to $dev read back (direct I/O, through the device cgroup's b 7:* rw)"
+ct_direct_io "$dev" "through the device cgroup's b 7:* rw"
 
 # mknod: EPERM, whatever the number
 mk() { # WHAT TYPE MAJOR MINOR
@@ -160,25 +110,15 @@ EOF
 
 c=documented
 make_bundle "$c" "$CAPS"
-cp "$SCRATCH/ct.sh" "$SCRATCH/$c/ct.sh" || fail "cp ct.sh"
-"${CRUN[@]}" run --bundle "$SCRATCH/bundle-$c" "lfs-$c" >"ct-$c.log" 2>&1 </dev/null
-rc=$?
-print_file "ct-$c.log"
-"${CRUN[@]}" delete -f "lfs-$c" >/dev/null 2>&1
-if [ $rc -ne 0 ] || [ ! -e "$SCRATCH/$c/done" ]; then
-	[ -e "$SCRATCH/hook-$c.err" ] && print_file "$SCRATCH/hook-$c.err"
-	fail "container $c failed (status $rc)"
-fi
+oci_run_ok "$c" "${CRUN[@]}"
 n=$(cat "$SCRATCH/$c/num")
 wait_gone "/sys/block/loop$n" 20 || fail "loop$n of $c is left after it ended"
 ok "$c: its loop$n went with it"
 
 # With CAP_MKNOD: the hook refuses the container
 make_bundle mknod "$CAPS CAP_MKNOD"
-cp "$SCRATCH/ct.sh" "$SCRATCH/mknod/ct.sh" || fail "cp ct.sh"
-"${CRUN[@]}" run --bundle "$SCRATCH/bundle-mknod" lfs-mknod >ct-mknod.log 2>&1 </dev/null
+oci_run mknod "${CRUN[@]}"
 rc=$?
-"${CRUN[@]}" delete -f lfs-mknod >/dev/null 2>&1
 [ $rc -ne 0 ] || { print_file ct-mknod.log; fail "a container with CAP_MKNOD and no user namespace ran"; }
 [ ! -e "$SCRATCH/mknod/done" ] || fail "the CAP_MKNOD container's script ran"
 file_has "$SCRATCH/hook-mknod.err" "no user namespace and keeps CAP_MKNOD" ||

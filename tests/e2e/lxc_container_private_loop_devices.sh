@@ -43,6 +43,7 @@
 #     are there; loopfs-mountd's log names the container by its cookie, its
 #     mount and its refusals, and the connection's end.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../containers.sh"
 
 require_root
 require_cmds lxc-start lxc-attach lxc-stop lxc-info lxc-wait make losetup sfdisk mount \
@@ -59,7 +60,6 @@ LXCP=$SCRATCH/lxc
 R=$SCRATCH/rootfs
 LOG=$SCRATCH/lxc.log
 LX=(-P "$LXCP" -n "$CT")
-MLOG=$SCRATCH/mountd.log
 XSOCK=$SCRATCH/mountd-lxc.sock
 
 # ------------------------------------------------------------ make install
@@ -75,26 +75,18 @@ file_has "$INC" "lxc.hook.autodev = $HOOK --lxc -l $SCRATCH/usr/bin/loopfs-link"
 	{ print_file "$INC"; fail "the installed include does not name the installed hook and linker"; }
 ok "make install PREFIX=$SCRATCH/usr: $INC names the installed hook and linker"
 
-MOUNTD=$SCRATCH/usr/bin/loopfs-mountd
-"$MOUNTD" -v -x "$XSOCK" -i /dev/loopfs -t ext4,vfat 2>"$MLOG" &
-mpid=$!
-defer kill "$mpid"
-wait_until 30 test -S "$XSOCK" || { print_file "$MLOG"; fail "loopfs-mountd -x did not start"; }
-ok "loopfs-mountd -x $XSOCK (LXC's seccomp notify proxy)"
+# loopfs-mountd -x: LXC's seccomp notify proxy
+start_mountd "$SCRATCH/mountd.log" "$XSOCK" \
+	"$SCRATCH/usr/bin/loopfs-mountd" -v -x "$XSOCK" -i /dev/loopfs -t ext4,vfat
 
 # ---------------------------------------------- the hook's LXC mode, bad input
 mkdir -p bad/dev
 bad_lxc() { # WHAT WANT_IN_MESSAGE ENV... -- ARGS...
-	local what=$1 want=$2 out rc env=()
+	local what=$1 want=$2 env=()
 	shift 2
 	while [ "$1" != -- ]; do env+=("$1"); shift; done
 	shift
-	out=$(env "${env[@]}" "$HOOK" --lxc "$@" 2>&1)
-	rc=$?
-	[ $rc -eq 1 ] || fail "hook --lxc, $what: exit status $rc, want 1 ($out)"
-	[[ $out == *"$want"* ]] || fail "hook --lxc, $what: said '$out', want '$want'"
-	[ -z "$(ls -A bad/dev)" ] || fail "hook --lxc, $what: left $(ls -A bad/dev) in dev"
-	ok "hook --lxc, $what: exit 1, nothing made: $out"
+	hook_refuses "hook --lxc, $what" "$want" bad/dev env "${env[@]}" "$HOOK" --lxc "$@"
 }
 bad_lxc "no LXC_ROOTFS_MOUNT" "LXC_ROOTFS_MOUNT is not set" -u LXC_ROOTFS_MOUNT -- "$CT" lxc autodev
 bad_lxc "a relative LXC_ROOTFS_MOUNT" "not an absolute path" LXC_ROOTFS_MOUNT=bad -- "$CT" lxc autodev
@@ -105,10 +97,8 @@ bad_lxc "no instance on dev/loopfs" "is no loopfs instance" LXC_ROOTFS_MOUNT="$P
 bad_lxc "-p 300" 'want a number of partitions from 0 to 255' LXC_ROOTFS_MOUNT="$PWD/bad" -- -p 300
 
 # ------------------------------------------------------------------ set-up
-mkimg host.img 4
-hdev=$(losetup -f --show host.img) || fail "losetup -f --show host.img"
-defer losetup -d "$hdev"
-hn=$(num_of_dev "$hdev") || fail "host losetup printed '$hdev'"
+host_device host.img 4
+hn=$HOST_NUM
 
 # LXC maps ids with the setuid newuidmap when there is one, which wants
 # the range in /etc/subuid and /etc/subgid, as a user gives it
@@ -118,13 +108,10 @@ for f in subuid subgid; do
 	defer umount "/etc/$f"
 done
 
-# The root: empty directories, the host's /usr, /etc and the project
-# (read-only binds, from the config), a directory of the container's at /ct
-mkdir -p "$R"/{usr,etc,proc,sys,dev,tmp,ct,project} "$LXCP/$CT" ||
-	fail "mkdir rootfs"
-for l in bin sbin lib lib64; do
-	ln -s "usr/$l" "$R/$l" || fail "ln -s usr/$l"
-done
+# The root (ct_rootfs; the config binds the host's /usr, /etc and the
+# project, and the container's directory at /ct)
+ct_rootfs "$R"
+mkdir -p "$LXCP/$CT" || fail "mkdir $LXCP/$CT"
 mkdir -p ct && echo "$hn" >ct/host-num && chown -R "$HOSTID:$HOSTID" ct ||
 	fail "the container's directory"
 
@@ -178,95 +165,31 @@ ok "lxc-start $CT: init pid $pid"
 # The instance and the linker, seen from the host
 read -r u hu cnt <"/proc/$pid/uid_map"
 assert_eq "$u $hu $cnt" "0 $HOSTID 65536" "$CT's uid_map"
-assert_eq "$(stat -f -c %t "/proc/$pid/root/dev/loopfs")" 6c706673 "$CT's dev/loopfs is a loopfs instance"
-line=$(file_last_match "/proc/$pid/mountinfo" ' /dev/loopfs .* - loopfs ') ||
-	fail "no loopfs mount on /dev/loopfs in $CT's mountinfo"
-for o in nosuid noexec; do
-	[[ $line =~ [\ ,]$o([\ ,]|$) ]] || fail "$CT's /dev/loopfs lacks $o: $line"
-done
-ok "$CT's /dev/loopfs: nosuid,noexec: ${line#* - }"
-assert_eq "$(readlink "/proc/$pid/root/dev/loop-control")" loopfs/loop-control "$CT's /dev/loop-control"
-lp=
-for d in /proc/[0-9]*; do
-	[ "$d/ns/pid" -ef "/proc/$pid/ns/pid" ] || continue
-	c=
-	read -r c 2>/dev/null <"$d/comm"
-	[ "$c" = loopfs-link ] && lp=${d#/proc/}
-done
-[ -n "$lp" ] || { lxc_show; fail "no loopfs-link in $CT's pid namespace"; }
-for ns in user mnt pid; do
-	[ "/proc/$lp/ns/$ns" -ef "/proc/$pid/ns/$ns" ] ||
-		fail "$CT's linker is not in the container's $ns namespace"
-done
-read -r st <"/proc/$lp/stat"
-st=${st##*) }
-set -- $st
-assert_eq "$2" "$pid" "$CT's linker (host pid $lp), in its user, mount and pid namespaces, is a child of its init"
-got=$(file_last_match "/proc/$lp/status" '^CapPrm:') || fail "no CapPrm in /proc/$lp/status"
-assert_eq "$got" $'CapPrm:\t0000000000000000' "$CT's linker has no capability"
+assert_dev_instance "$CT" "$pid"
+linker_of "$pid" >/dev/null || { lxc_show; fail "no loopfs-link in $CT's pid namespace"; }
+assert_linker_of "$pid" "$CT" user mnt pid
+lp=$LINKER_PID
 
 # ------------------------------------------------------ the container's side
 cat >ct/ct.sh <<'EOF' || fail "writing ct.sh"
 # ct.sh: what the container does, through lxc-attach (unmodified tools)
 . /project/tests/lib.sh
+. /project/tests/containers.sh
 me=lxc
-read -r f hu c </proc/self/uid_map
-assert_eq "$f $hu $c" "0 400000 65536" "[$me] root of a user namespace (uid_map)"
-for f in /dev/* /dev/.[!.]*; do
-	if [ -b "$f" ] && [ ! -L "$f" ]; then
-		fail "[$me] block node $f in /dev"
-	fi
-done
-ok "[$me] no block node in /dev outside the instance"
+assert_uid_map "0 400000 65536"
+assert_no_block_node
 echo x >/dev/null || fail "[$me] cannot write /dev/null"
 ok "[$me] /dev/null works (no device rule of ours in the way)"
-hn=$(cat /ct/host-num)
-assert_exists "/sys/block/loop$hn" "[$me] the host's loop$hn is listed in our sysfs"
-assert_absent "/dev/loop$hn" "[$me] no /dev node of the host's loop$hn"
-assert_absent "/dev/loopfs/loop$hn" "[$me] no instance node of the host's loop$hn"
-expect_fail "[$me] mknod of the host's loop$hn" \
-	mknod /dev/hostloop b 7 "$(loop_devnum "$hn" | cut -d: -f2)"
-assert_absent /dev/hostloop "[$me] no node made"
+read -r hn </ct/host-num || fail "[$me] no /ct/host-num"
+assert_host_loop_unreachable "$hn"
 
-truncate -s 64M /ct/disk.img || fail "[$me] truncate"
-printf 'label: dos\nstart=2048, size=61440, type=83\nstart=63488, type=c\n' |
-	sfdisk -q /ct/disk.img || fail "[$me] sfdisk /ct/disk.img"
-dev=$(losetup -fP --show /ct/disk.img) || fail "[$me] losetup -fP --show"
-n=$(num_of_dev "$dev") || fail "[$me] losetup printed '$dev'"
-assert_eq "$dev" "/dev/loop$n" "[$me] losetup -fP --show names /dev/loopN"
-assert_eq "$(readlink "/dev/loop$n")" "loopfs/loop$n" "[$me] /dev/loop$n is the linker's link"
-assert_blk "/dev/loopfs/loop$n" "[$me] instance node"
-assert_eq "$(blockdev --getsize64 "/dev/loop${n}p1")" $((61440 * 512)) "[$me] blockdev --getsize64 /dev/loop${n}p1"
-assert_eq "$(blockdev --getsize64 "/dev/loop${n}p2")" $((67584 * 512)) "[$me] blockdev --getsize64 /dev/loop${n}p2"
+ct_disk /ct/disk.img
+n=$N
 blockdev --setra 1024 "/dev/loop$n" || fail "[$me] blockdev --setra 1024 /dev/loop$n"
 assert_eq "$(blockdev --getra "/dev/loop$n")" 1024 "[$me] blockdev --setra by the owner"
-line=$(losetup -l -n --raw -O NAME,BACK-FILE) || fail "[$me] losetup -l"
-[[ $'\n'$line$'\n' == *$'\n'"/dev/loop$n /ct/disk.img"$'\n'* ]] ||
-	fail "[$me] losetup -l does not list /dev/loop$n /ct/disk.img: $line"
-ok "[$me] losetup -l lists /dev/loop$n /ct/disk.img"
 echo "$n" >/ct/num
-
-# (root_owner: the final mount is not idmapped, the ids on disk are the
-# host's, and our root is host uid 400000)
-mkfs.ext4 -q -L lxc-ext4 -E root_owner=400000:400000 "/dev/loop${n}p1" 16M ||
-	fail "[$me] mkfs.ext4 /dev/loop${n}p1"
-mkfs.vfat -n LXCFAT "/dev/loop${n}p2" 16384 >mkfs.vfat.log 2>&1 ||
-	{ print_file mkfs.vfat.log; fail "[$me] mkfs.vfat /dev/loop${n}p2"; }
-ok "[$me] mkfs.ext4 on /dev/loop${n}p1, mkfs.vfat on /dev/loop${n}p2"
-mkdata /ct/data1.bin 300
-debugfs -w -R "write /ct/data1.bin data1.bin" "/dev/loop${n}p1" >debugfs.log 2>&1 ||
-	fail "[$me] debugfs write"
-debugfs -R "cat /data1.bin" "/dev/loop${n}p1" 2>/dev/null | cmp - /ct/data1.bin ||
-	fail "[$me] data1.bin does not read back from the ext4"
-ok "[$me] a file written into the ext4 with debugfs reads back"
-for i in 1 2; do
-	mkdata "/ct/raw$i.bin" 1024
-	dd if="/ct/raw$i.bin" of="/dev/loop${n}p$i" bs=1M seek=24 oflag=direct conv=notrunc,fsync status=none ||
-		fail "[$me] dd to /dev/loop${n}p$i"
-	dd if="/dev/loop${n}p$i" bs=1M skip=24 count=1 iflag=direct status=none | cmp - "/ct/raw$i.bin" ||
-		fail "[$me] raw data of /dev/loop${n}p$i does not read back"
-done
-ok "[$me] 1 MiB behind each file system written with dd reads back (direct I/O)"
+# (our root is host uid 400000)
+ct_fill_disk "$n" lxc-ext4 LXCFAT 400000
 
 # The final mount, by loopfs-mountd through LXC's proxy
 MC=/project/build/tools/mountcall
@@ -334,29 +257,16 @@ wait_until 60 _gone_num "$n" "$lp" ||
 ok "lxc-stop -k: $CT's bound loop$n and its linker went with it"
 
 # The container's work, checked on the host through a read-only device
-dev=$(losetup -f --show -r -P ct/disk.img) || fail "losetup -r -P ct/disk.img"
-defer losetup -d "$dev"
-wait_present "${dev}p2" 20 || fail "no ${dev}p2"
-e2fsck -fn "${dev}p1" >e2fsck.log 2>&1 || { print_file e2fsck.log; fail "e2fsck -fn ${dev}p1"; }
-fsck.vfat -n "${dev}p2" >fsck.vfat.log 2>&1 || { print_file fsck.vfat.log; fail "fsck.vfat -n ${dev}p2"; }
-ok "e2fsck -fn and fsck.vfat -n of $CT's file systems are clean"
-debugfs -R "cat /data1.bin" "${dev}p1" 2>/dev/null | cmp - ct/data1.bin ||
-	fail "$CT's data1.bin is not in its ext4"
-for i in 1 2; do
-	dd if="${dev}p$i" bs=1M skip=24 count=1 status=none | cmp - "ct/raw$i.bin" ||
-		fail "$CT's raw data of p$i is not on the disk"
-done
+image_fsck ct/disk.img
+dev=$IMG_DEV
+check_filled_disk "$dev" ct "$CT's disk"
 debugfs -R "cat /mnt.bin" "${dev}p1" 2>/dev/null | cmp - ct/mnt.bin ||
 	fail "$CT's mnt.bin (written through the supervised mount) is not in its ext4"
-ok "$CT's files and raw data read back on the host"
+ok "$CT's file written through the supervised mount reads back on the host"
 
-mountd_has() { # TEXT
-	file_has "$MLOG" "$1" || { print_file "$MLOG"; fail "loopfs-mountd's log has no '$1'"; }
-	ok "loopfs-mountd's log: ...$1"
-}
-mountd_has "cookie $CT): serving its mount(2) calls"
-mountd_has "mounted /dev/loopfs/loop${n}p1 on /tmp/mnt type ext4"
-mountd_has "refused mount of /tmp/hostlink on /tmp/mnt type ext4"
-wait_until 30 file_has "$MLOG" "cookie $CT): connection closed" ||
-	{ print_file "$MLOG"; fail "loopfs-mountd never saw $CT's connection close"; }
+mountd_log_has "cookie $CT): serving its mount(2) calls"
+mountd_log_has "mounted /dev/loopfs/loop${n}p1 on /tmp/mnt type ext4"
+mountd_log_has "refused mount of /tmp/hostlink on /tmp/mnt type ext4"
+wait_until 30 file_has "$MOUNTD_LOG" "cookie $CT): connection closed" ||
+	{ print_file "$MOUNTD_LOG"; fail "loopfs-mountd never saw $CT's connection close"; }
 ok "loopfs-mountd's log: $CT's connection closed"

@@ -83,11 +83,8 @@ cp -a /dev/null /dev/zero /dev/urandom "$SCRATCH/ct/dev/" || fail "device nodes 
 ln -s loopfs/loop-control "$SCRATCH/ct/dev/loop-control" || fail "loop-control link"
 
 # ------------------------------------------------------------ the supervisor
-"$MOUNTD" -v -s "$SOCK" -i /dev/loopfs -t ext4,vfat 2>"$LOG" &
-mpid=$!
-defer kill "$mpid"
-wait_until 30 test -S "$SOCK" || { cat "$LOG"; fail "loopfs-mountd did not start"; }
-ok "loopfs-mountd listens on $SOCK"
+start_mountd "$LOG" "$SOCK" "$MOUNTD" -v -s "$SOCK" -i /dev/loopfs -t ext4,vfat
+mpid=$MOUNTD_PID
 
 # ------------------------------------------------------------- the container
 # refused ERRNO WHAT SRC [TYPE]: the supervisor refuses to mount SRC on
@@ -278,35 +275,25 @@ read -r k <"$W/stale.num" || fail "no stale device number from the container"
 kill "$mpid" && wait "$mpid"
 print_file "$LOG"
 assert_absent "$SOCK" "the socket, after SIGTERM"
-log_has() {
-	file_has "$LOG" "$1" || fail "the supervisor's log has no line with '$1'"
-	ok "log: ...$1"
-}
-log_has "mounted /dev/loopfs/loop${n}p1 on $W/m1 type ext4 "
-log_has "mounted /dev/loopfs/loop${n}p2 on $W/m2 type vfat "
-log_has "mounted $W/bindnode on $W/m4 type ext4 "
-log_has "refused mount of $SCRATCH/other/loop$on on $W/m4 type ext4: a node of another loopfs instance"
-log_has "refused mount of $W/hostnode on $W/m4 type ext4: not a node of a loopfs instance"
-log_has "refused mount of $W/link-hostnode on $W/m4 type ext4: not a node of a loopfs instance"
-log_has "refused mount of $W/link-hostpath on $W/m4 type ext4: looking the source up in the caller's root: No such file or directory (ENOENT)"
-log_has "refused mount of $W/link-climb on $W/m4 type ext4: looking the source up in the caller's root: No such file or directory (ENOENT)"
-log_has "refused mount of /proc/1/root/dev/loopfs/loop${n}p1 on $W/m4 type ext4: looking the source up in the caller's root: Too many levels of symbolic links (ELOOP)"
-log_has "refused mount of $W/disk.img on $W/m4 type ext4: not a block device node (EPERM)"
-log_has "refused mount of loopfs/loop${n}p1 on $W/m4 type ext4: the source is not an absolute path (EINVAL)"
-log_has "refused mount of /dev/loopfs/loop${n}p1 on $W/m4 type ext4: the caller has no CAP_SYS_ADMIN"
-log_has "refused mount of $W/stale on $W/m4 type ext4: opening the node: No such device or address (ENXIO)"
-log_has "refused mount of $W/bindhost on $W/m4 type ext4: not a node of a loopfs instance"
-log_has "mount(2) continued: not a filesystem type we mount"
+mountd_log_has "mounted /dev/loopfs/loop${n}p1 on $W/m1 type ext4 "
+mountd_log_has "mounted /dev/loopfs/loop${n}p2 on $W/m2 type vfat "
+mountd_log_has "mounted $W/bindnode on $W/m4 type ext4 "
+mountd_log_has "refused mount of $SCRATCH/other/loop$on on $W/m4 type ext4: a node of another loopfs instance"
+mountd_log_has "refused mount of $W/hostnode on $W/m4 type ext4: not a node of a loopfs instance"
+mountd_log_has "refused mount of $W/link-hostnode on $W/m4 type ext4: not a node of a loopfs instance"
+mountd_log_has "refused mount of $W/link-hostpath on $W/m4 type ext4: looking the source up in the caller's root: No such file or directory (ENOENT)"
+mountd_log_has "refused mount of $W/link-climb on $W/m4 type ext4: looking the source up in the caller's root: No such file or directory (ENOENT)"
+mountd_log_has "refused mount of /proc/1/root/dev/loopfs/loop${n}p1 on $W/m4 type ext4: looking the source up in the caller's root: Too many levels of symbolic links (ELOOP)"
+mountd_log_has "refused mount of $W/disk.img on $W/m4 type ext4: not a block device node (EPERM)"
+mountd_log_has "refused mount of loopfs/loop${n}p1 on $W/m4 type ext4: the source is not an absolute path (EINVAL)"
+mountd_log_has "refused mount of /dev/loopfs/loop${n}p1 on $W/m4 type ext4: the caller has no CAP_SYS_ADMIN"
+mountd_log_has "refused mount of $W/stale on $W/m4 type ext4: opening the node: No such device or address (ENXIO)"
+mountd_log_has "refused mount of $W/bindhost on $W/m4 type ext4: not a node of a loopfs instance"
+mountd_log_has "mount(2) continued: not a filesystem type we mount"
 
 # ------------------------------------------------------- the images, on the host
-hd=$(losetup -fP --show -r "$W/disk.img") || fail "host: losetup -fP -r disk.img"
-defer losetup -d "$hd"
-wait_present "${hd}p1" 10 || fail "host: no ${hd}p1"
-wait_present "${hd}p2" 10 || fail "host: no ${hd}p2"
-e2fsck -fn "${hd}p1" >fsck1.log 2>&1 || { cat fsck1.log; fail "e2fsck -fn of the ext4 partition"; }
-ok "e2fsck -fn: the ext4 partition is clean"
-fsck.vfat -n "${hd}p2" >fsck2.log 2>&1 || { cat fsck2.log; fail "fsck.vfat -n of the vfat partition"; }
-ok "fsck.vfat -n: the vfat partition is clean"
+image_fsck "$W/disk.img"
+hd=$IMG_DEV
 e2fsck -fn "$W/loop.img" >fsck3.log 2>&1 || { cat fsck3.log; fail "e2fsck -fn loop.img"; }
 ok "e2fsck -fn: loop.img is clean"
 mkdir -p r1 r2 r3

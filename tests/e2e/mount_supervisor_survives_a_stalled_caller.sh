@@ -43,11 +43,8 @@ mkimg "$W/g.img" 8
 mkfs.ext4 -q "$W/g.img" || fail "mkfs.ext4 g.img"
 export W INST MOUNTCALL
 
-"$MOUNTD" -v -s "$SOCK" -i "$INST" -t ext4 2>"$LOG" &
-mpid=$!
-defer kill "$mpid"
-wait_until 30 test -S "$SOCK" || { cat "$LOG"; fail "loopfs-mountd did not start"; }
-ok "loopfs-mountd listens on $SOCK"
+start_mountd "$LOG" "$SOCK" "$MOUNTD" -v -s "$SOCK" -i "$INST" -t ext4
+mpid=$MOUNTD_PID
 
 # nlines FILE: its number of lines (no exec)
 nlines() {

@@ -120,17 +120,7 @@ loop_bound "$nb" || fail "loop$nb is not bound according to /sys/block"
 ok "both devices bound (sysfs)"
 touch host.checked
 
-wait "$pid_a"
-rc_a=$?
-wait "$pid_b"
-rc_b=$?
-echo "---- container a"
-cat a.log
-echo "---- container b"
-cat b.log
-echo "----"
-[ $rc_a -eq 0 ] || fail "container a failed (exit $rc_a)"
-[ $rc_b -eq 0 ] || fail "container b failed (exit $rc_b)"
+wait_containers a:"$pid_a" b:"$pid_b"
 
 # 6.1: the containers (and with them the instances) are gone: so are the devices
 wait_gone "/sys/block/loop$na" 20 || fail "loop$na still exists after its container ended"

@@ -130,15 +130,8 @@ wait_gone "/sys/block/loop$n" 20 || fail "loop$n still exists after the sandbox 
 ok "the sandbox's device is gone"
 
 # ------------------------------------------------------- the image, on the host
-img=$W/disk.img
-hdev=$(losetup -fP --show -r "$img") || fail "host: losetup -fP -r"
-defer losetup -d "$hdev"
-wait_present "${hdev}p1" 10 || fail "host: no ${hdev}p1"
-wait_present "${hdev}p2" 10 || fail "host: no ${hdev}p2"
-e2fsck -fn "${hdev}p1" > fsck1.log 2>&1 || { cat fsck1.log; fail "e2fsck -fn of the ext4 partition"; }
-ok "e2fsck -fn: the ext4 partition is clean"
-fsck.vfat -n "${hdev}p2" > fsck2.log 2>&1 || { cat fsck2.log; fail "fsck.vfat -n of the vfat partition"; }
-ok "fsck.vfat -n: the vfat partition is clean"
+image_fsck "$W/disk.img"
+hdev=$IMG_DEV
 mkdir -p m1 m2
 mount -o ro "${hdev}p1" m1 || fail "host: mount ext4 partition"
 defer umount m1

@@ -21,44 +21,14 @@
  *
  * Build: gcc -O2 -Wall -o build/tools/isobench tests/tools/isobench.c
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-#include <linux/loop.h>
+#include "loopfs-tools.h"
 
 static char buf[1 << 20];
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* One listing of @path: the number of entries, or -1. */
 static long list_dir(const char *path)
 {
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
-
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return lt_count_entries(opendir(path));
 }
 
 /* One reading of @path: the number of lines, or -1. */
@@ -101,7 +71,7 @@ static int add(int argc, char **argv)
 		fprintf(stderr, "isobench: %s: %s\n", argv[5], strerror(errno));
 		return 1;
 	}
-	t = now_ns();
+	t = lt_now_ns();
 	for (; added < count && nr < (1L << 20); nr++) {
 		if (ioctl(ctl, LOOP_CTL_ADD, nr) < 0) {
 			if (errno == EEXIST)
@@ -112,7 +82,7 @@ static int add(int argc, char **argv)
 		fprintf(out, "%ld\n", nr);
 		added++;
 	}
-	t = now_ns() - t;
+	t = lt_now_ns() - t;
 	fclose(out);
 	close(ctl);
 	printf("added=%ld ns_per_add=%lld", added, added ? t / added : 0);
@@ -149,7 +119,7 @@ int main(int argc, char **argv)
 		is_dir = S_ISDIR(st.st_mode);
 		best = -1;
 		for (r = 0; r < rounds; r++) {
-			t = now_ns();
+			t = lt_now_ns();
 			for (i = 0; i < count; i++) {
 				n = is_dir ? list_dir(argv[p]) : read_file(argv[p]);
 				if (n < 0) {
@@ -158,7 +128,7 @@ int main(int argc, char **argv)
 					return 1;
 				}
 			}
-			t = now_ns() - t;
+			t = lt_now_ns() - t;
 			if (best < 0 || t < best)
 				best = t;
 		}

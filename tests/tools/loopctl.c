@@ -36,41 +36,7 @@
  * Build: gcc -O2 -Wall -Wextra -static -o build/tools/loopctl tests/tools/loopctl.c
  * (static so that it runs in any guest; a dynamic build works as well.)
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#ifndef LOOP_CTL_ADD
-#define LOOP_CTL_ADD		0x4C80
-#define LOOP_CTL_REMOVE		0x4C81
-#define LOOP_CTL_GET_FREE	0x4C82
-#endif
-
-#ifndef LOOP_CHANGE_FD
-#define LOOP_CHANGE_FD		0x4C06
-#endif
-
-#ifndef __NR_fsopen
-#define __NR_fsopen 430
-#endif
-#ifndef __NR_fsconfig
-#define __NR_fsconfig 431
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC		0x00000001
-#endif
-#define LC_FSCONFIG_SET_FLAG	0
-#define LC_FSCONFIG_SET_STRING	1
-#define LC_FSCONFIG_CMD_CREATE	6
+#include "loopfs-tools.h"
 
 static const struct {
 	int err;
@@ -132,21 +98,13 @@ static int parse_num(const char *s, long *out)
 	return 0;
 }
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int do_mount(int argc, char **argv)
 {
 	const char *opts = argc > 3 ? argv[3] : NULL;
 
 	if (argc < 3)
 		return usage();
-	if (mount("none", argv[2], "loopfs", 0, opts) < 0)
+	if (lt_mount("none", argv[2], "loopfs", 0, opts) < 0)
 		return fail_errno(errno);
 	printf("mounted\n");
 	return 0;
@@ -174,7 +132,7 @@ static int do_fsconfig(int argc, char **argv)
 	char *tok, *save = NULL;
 	int fd, err;
 
-	fd = syscall(__NR_fsopen, argc > 3 ? argv[3] : "loopfs", FSOPEN_CLOEXEC);
+	fd = lt_fsopen(argc > 3 ? argv[3] : "loopfs", FSOPEN_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(errno);
 
@@ -185,11 +143,9 @@ static int do_fsconfig(int argc, char **argv)
 
 		if (val) {
 			*val++ = '\0';
-			ret = syscall(__NR_fsconfig, fd, LC_FSCONFIG_SET_STRING,
-				      tok, val, 0);
+			ret = lt_fsconfig(fd, LT_FSCONFIG_SET_STRING, tok, val, 0);
 		} else {
-			ret = syscall(__NR_fsconfig, fd, LC_FSCONFIG_SET_FLAG,
-				      tok, NULL, 0);
+			ret = lt_fsconfig(fd, LT_FSCONFIG_SET_FLAG, tok, NULL, 0);
 		}
 		if (ret < 0) {
 			err = errno;
@@ -198,7 +154,7 @@ static int do_fsconfig(int argc, char **argv)
 			return fail_errno(err);
 		}
 	}
-	if (syscall(__NR_fsconfig, fd, LC_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+	if (lt_fsconfig(fd, LT_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		err = errno;
 		dump_fs_log(fd);
 		printf("failed-key=create\n");
@@ -329,7 +285,7 @@ int main(int argc, char **argv)
 		if (dev < 0)
 			return fail_errno(errno);
 		for (r = 0; r < rounds; r++) {
-			t0 = now_ns();
+			t0 = lt_now_ns();
 			for (i = 0; i < count; i++) {
 				ret = ioctl(fd, LOOP_CTL_GET_FREE);
 				if (ret < 0)
@@ -340,7 +296,7 @@ int main(int argc, char **argv)
 					return fail_errno(EAGAIN);
 				}
 			}
-			t0 = now_ns() - t0;
+			t0 = lt_now_ns() - t0;
 			if (best < 0 || t0 < best)
 				best = t0;
 		}

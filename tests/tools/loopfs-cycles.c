@@ -43,21 +43,6 @@ static int bad;
 	}								\
 } while (0)
 
-static int count_entries(int dirfd_src)
-{
-	struct dirent *e;
-	DIR *d = lt_opendir(dirfd_src);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int full_cycle(int bfd, unsigned long i)
 {
 	static unsigned char w[BLK] __attribute__((aligned(BLK)));
@@ -102,7 +87,7 @@ static int instance_cycle(unsigned long i)
 	CHECK(ioctl(ctl, LOOP_CTL_REMOVE, 1000 + (int)(i % 1000)) < 0 && errno == ENODEV,
 	      "LOOP_CTL_REMOVE of an absent device in an empty instance: want ENODEV");
 	if (i % 10 == 0) {
-		n = count_entries(mfd);
+		n = lt_count_entries(lt_opendir(mfd));
 		CHECK(n == 1, "an empty instance holds %d entries, want 1 (loop-control)", n);
 		/* the mount goes first, loop-control's open file keeps it */
 		close(mfd);

@@ -1232,33 +1232,11 @@ static int final_checks(void)
 {
 	static unsigned char now[MAP_BITS / 8];
 	int i, bad = 0, mfd, ctl, tried = 0, freed = 0;
-	char p1[64];
 	double end;
 
 	lt_wait_gone(seen, nseen, 15);
-	for (i = 0; i < nseen; i++) {
-		if (lt_sys_present(seen[i])) {
-			fprintf(stderr, "FAIL: loop%d (seen in an instance) still in /sys/block after everything was closed (bound to %s)\n",
-				seen[i], lt_sys_backing(seen[i], p1, sizeof(p1)));
-			bad++;
-		}
-	}
-	for (i = 0; i < nseen_parts; i++) {
-		char p[80];
-
-		snprintf(p, sizeof(p), "/sys/class/block/loop%dp%d", seen_parts[i][0],
-			 seen_parts[i][1]);
-		if (!access(p, F_OK)) {
-			fprintf(stderr, "FAIL: partition loop%dp%d (seen in an instance) still in /sys/class/block after everything was closed\n",
-				seen_parts[i][0], seen_parts[i][1]);
-			bad++;
-		}
-	}
-	if ((i = lt_sys_parts(seen_map, MAP_BITS, p1, sizeof(p1))) != 0) {
-		fprintf(stderr, "FAIL: %d partitions of the devices seen left in /sys/class/block (%s, ...)\n",
-			i, i > 0 ? p1 : "unreadable");
-		bad++;
-	}
+	bad += lt_leftovers(stderr, "", seen, nseen, seen_parts, nseen_parts,
+			    seen_map, MAP_BITS);
 	lt_sys_loops(now, MAP_BITS);
 	for (i = 0; i < MAP_BITS; i++) {
 		if (!!lt_bit(now, i) != !!lt_bit(host_map, i)) {

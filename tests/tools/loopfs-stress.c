@@ -659,7 +659,6 @@ int main(int argc, char **argv)
 	const char *td = getenv("TMPDIR");
 	pthread_t th[17];
 	int secs, nthreads = 3, i, n = 0, left, bad = 0;
-	char first[64];
 	uint64_t rs;
 	double t0, end;
 
@@ -740,30 +739,8 @@ int main(int argc, char **argv)
 	left = lt_wait_gone(seen, nseen, 30);
 	printf("stress: %d devices used; %d left in /sys/block %.1f s after the last close\n",
 	       nseen, left, lt_now() - end);
-	for (i = 0; i < nseen; i++) {
-		if (lt_sys_present(seen[i])) {
-			printf("stress: FAIL: loop%d outlived its instance (bound to %s)\n", seen[i],
-			       lt_sys_backing(seen[i], first, sizeof(first)));
-			bad++;
-		}
-	}
-	for (i = 0; i < nseen_parts; i++) {
-		char p[80];
-
-		snprintf(p, sizeof(p), "/sys/class/block/loop%dp%d", seen_parts[i][0],
-			 seen_parts[i][1]);
-		if (!access(p, F_OK)) {
-			printf("stress: FAIL: partition loop%dp%d outlived its instance\n",
-			       seen_parts[i][0], seen_parts[i][1]);
-			bad++;
-		}
-	}
-	left = lt_sys_parts(seen_map, MAP_BITS, first, sizeof(first));
-	if (left) {
-		printf("stress: FAIL: %d partitions of the devices used left in /sys/class/block (%s, ...)\n",
-		       left, left > 0 ? first : "unreadable");
-		bad++;
-	}
+	bad += lt_leftovers(stdout, "stress: ", seen, nseen, seen_parts, nseen_parts,
+			    seen_map, MAP_BITS);
 	lt_sys_loops(now, MAP_BITS);
 	if (memcmp(now, host_map, sizeof(now))) {
 		printf("stress: FAIL: /sys/block's loop devices differ from the start\n");

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * loopfs-tools.h - helpers shared by the robustness tools in tests/tools
- * (loopfs-fuzz, loopfs-stress, loopfs-cycles, loopfs-holder): detached
- * loopfs instances through the new mount API, /sys/block queries, a
- * deterministic PRNG, backing files in $TMPDIR, holds on nodes (O_PATH fds,
+ * loopfs-tools.h - helpers shared by the tools in tests/tools (loopctl,
+ * isobench, loopfs-fuzz, loopfs-stress, loopfs-cycles, loopfs-holder, ...):
+ * the new mount API's syscalls, detached loopfs instances, /sys/block
+ * queries and the check of what outlived the instances, a deterministic
+ * PRNG, clocks, backing files in $TMPDIR, holds on nodes (O_PATH fds,
  * detached and bind mounts) and their reopening, partitions with BLKPG, and
  * the max_loop_devices check.
  */
@@ -46,6 +47,7 @@
 #ifndef FSMOUNT_CLOEXEC
 #define FSMOUNT_CLOEXEC		0x00000001
 #endif
+#define LT_FSCONFIG_SET_FLAG	0
 #define LT_FSCONFIG_SET_STRING	1
 #define LT_FSCONFIG_CMD_CREATE	6
 #ifndef __NR_open_tree
@@ -92,9 +94,9 @@ static inline long lt_move_mount(int from_dfd, const char *from, int to_dfd,
 }
 
 static inline int lt_mount(const char *src, const char *dst, const char *type,
-			   unsigned long flags)
+			   unsigned long flags, const void *data)
 {
-	return syscall(SYS_mount, src, dst, type, flags, NULL);
+	return syscall(SYS_mount, src, dst, type, flags, data);
 }
 
 static inline int lt_umount(const char *dst, int flags)
@@ -183,6 +185,15 @@ static inline const char *lt_sys_backing(int nr, char *buf, size_t len)
 	if (buf[n - 1] == '\n')
 		buf[n - 1] = 0;
 	return buf;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds */
+static inline long long lt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static inline double lt_now(void)
@@ -345,7 +356,7 @@ static inline int lt_private_mounts(void)
 {
 	if (unshare(CLONE_NEWNS))
 		return -1;
-	return lt_mount(NULL, "/", NULL, LT_MS_REC | LT_MS_PRIVATE);
+	return lt_mount(NULL, "/", NULL, LT_MS_REC | LT_MS_PRIVATE, NULL);
 }
 
 /* Attach the detached instance mount @mfd on @dir; @mfd then stands for it. */
@@ -422,6 +433,63 @@ static inline int lt_sys_parts(const unsigned char *map, int nbits,
 		if (!n++)
 			lt_strcpy(first, len, e->d_name);
 	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * What outlived the instances a tool made, once it has closed everything:
+ * of the devices @seen[0..@nseen), those still in /sys/block; of the
+ * partitions @parts[0..@nparts) (device, partition number), those still in
+ * /sys/class/block; and any other partition left of a device whose bit is
+ * set in @map (over indexes < @nbits).  Each is reported on @out as a line
+ * "@prefix" "FAIL: ..."; returns how many were reported.
+ */
+static inline int lt_leftovers(FILE *out, const char *prefix, const int *seen,
+			       int nseen, int (*parts)[2], int nparts,
+			       const unsigned char *map, int nbits)
+{
+	char p[80], name[64];
+	int i, bad = 0;
+
+	for (i = 0; i < nseen; i++) {
+		if (lt_sys_present(seen[i])) {
+			fprintf(out, "%sFAIL: loop%d outlived its instance: still in /sys/block after everything was closed (bound to %s)\n",
+				prefix, seen[i], lt_sys_backing(seen[i], name, sizeof(name)));
+			bad++;
+		}
+	}
+	for (i = 0; i < nparts; i++) {
+		snprintf(p, sizeof(p), "/sys/class/block/loop%dp%d", parts[i][0], parts[i][1]);
+		if (!access(p, F_OK)) {
+			fprintf(out, "%sFAIL: partition loop%dp%d outlived its instance: still in /sys/class/block after everything was closed\n",
+				prefix, parts[i][0], parts[i][1]);
+			bad++;
+		}
+	}
+	i = lt_sys_parts(map, nbits, name, sizeof(name));
+	if (i) {
+		fprintf(out, "%sFAIL: %d partitions of the devices used left in /sys/class/block (%s, ...)\n",
+			prefix, i, i > 0 ? name : "unreadable");
+		bad++;
+	}
+	return bad;
+}
+
+/*
+ * The entries of directory stream @d but . and .., read to the end; @d is
+ * closed.  -1 if @d is NULL.
+ */
+static inline long lt_count_entries(DIR *d)
+{
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
 	closedir(d);
 	return n;
 }
