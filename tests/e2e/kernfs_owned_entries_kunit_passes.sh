@@ -12,8 +12,10 @@ require_root
 dir=/sys/kernel/debug/kunit/kernfs_owner
 [ -r "$dir/results" ] || fail "no $dir/results: CONFIG_KERNFS_KUNIT_TEST did not run"
 print_file "$dir/results"
-plan=$(sed -n 's/^[[:space:]]*1\.\.\([0-9][0-9]*\)$/\1/p' "$dir/results" | head -1)
-[ -n "$plan" ] || fail "no test plan (1..N) in the results"
+# The suite's own plan is the indented one (the first line of the file
+# plans the one suite).
+plan=$(sed -n 's/^[[:space:]]\{1,\}1\.\.\([0-9][0-9]*\)$/\1/p' "$dir/results" | head -1)
+[ -n "$plan" ] || fail "no plan (1..N) of the suite's cases in the results"
 assert_num "$plan" "planned cases"
 [ "$plan" -ge 4 ] || fail "only $plan cases planned"
 if grep -q 'not ok' "$dir/results"; then
