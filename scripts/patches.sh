@@ -14,6 +14,7 @@ if ! git -C "$t" diff --quiet HEAD; then
 	echo "patches: WARNING: $t has uncommitted changes; they are NOT exported" >&2
 fi
 rm -f patches/*.patch
-git -C "$t" -c diff.noprefix=false -c diff.mnemonicPrefix=false \
+# (core.abbrev fixed: index lines do not change with the number of objects)
+git -C "$t" -c diff.noprefix=false -c diff.mnemonicPrefix=false -c core.abbrev=9 \
 	format-patch -q --zero-commit --no-signature -o "$PWD/patches" base..HEAD
 echo "patches: wrote $(find patches -name '*.patch' | wc -l) patches"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-suite.sh SUITE: run one suite in the guest, as real root.
 #   loopfs: the kselftests, tests/e2e/*.sh and the benchmark smoke run
-#           (tests/bench/smoke.sh)
+#           (tests/bench/smoke.sh); shard=N/M on the kernel command line
+#           runs one shard of them (see run_loopfs)
 #   selftests: the kselftests only
 #   stock:  tests/stock/*.sh
 #   soak:   tests/soak/*.sh (long runs, not in make check)
@@ -180,7 +181,22 @@ parse_kselftest() {
 	fi
 }
 
-# Every COLLECTION:BINARY that build-selftests.sh installed.
+# The loopfs and selftests suites in shards (check.sh boots them side by
+# side): with shard=N/M on the kernel command line, only every Mth of their
+# tests from the Nth on, in the order they run (the benchmark smoke run goes
+# to shard 1).
+shard=${shard:-1/1}
+shard_n=${shard%/*} shard_m=${shard#*/}
+if ! [[ $shard_n =~ ^[1-9][0-9]*$ && $shard_m =~ ^[1-9][0-9]*$ ]] ||
+	[ "$shard_n" -gt "$shard_m" ]; then
+	echo "run-suite: bad shard=$shard (N/M, 1 <= N <= M)" >&2; exit 2
+fi
+shard_i=0
+mine() {  # mine: is the loopfs suite's next test in this shard?
+	shard_i=$((shard_i + 1))
+	[ $(((shard_i - 1) % shard_m + 1)) = "$shard_n" ]
+}
+# Every COLLECTION:BINARY that build-selftests.sh installed (in this shard).
 run_selftests() {
 	local list=$PROJECT/build/selftests/kselftest-list.txt entries e
 	if [ ! -s "$list" ]; then
@@ -189,7 +205,7 @@ run_selftests() {
 	fi
 	mapfile -t entries < "$list"
 	for e in "${entries[@]}"; do
-		run_selftest "${e%%:*}" "${e#*:}"
+		mine && run_selftest "${e%%:*}" "${e#*:}"
 	done
 }
 
@@ -209,11 +225,19 @@ run_selftest_path() {
 	fi
 }
 
-case $suite in
-loopfs)
+run_loopfs() {
+	local f
 	run_selftests
-	run_scripts "$PROJECT/tests/e2e"
-	run_script bench-smoke "$PROJECT/tests/bench/smoke.sh" ;;
+	for f in "$PROJECT"/tests/e2e/*.sh; do
+		[ -f "$f" ] && [ -x "$f" ] && mine &&
+			run_script "$(basename "$f" .sh)" "$f"
+	done
+	[ "$shard_n" != 1 ] ||
+		run_script bench-smoke "$PROJECT/tests/bench/smoke.sh"
+}
+
+case $suite in
+loopfs) run_loopfs ;;
 selftests) run_selftests ;;
 stock) run_scripts "$PROJECT/tests/stock" ;;
 soak) run_scripts "$PROJECT/tests/soak" ;;
