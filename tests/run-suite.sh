@@ -2,7 +2,7 @@
 # run-suite.sh SUITE: run one suite in the guest, as real root.
 #   loopfs: the kselftests, tests/e2e/*.sh and the benchmark smoke run
 #           (tests/bench/smoke.sh); shard=N/M on the kernel command line
-#           runs one shard of them (see run_loopfs)
+#           runs one shard of them (see assign_shards)
 #   selftests: the kselftests only
 #   stock:  tests/stock/*.sh
 #   soak:   tests/soak/*.sh (long runs, not in make check)
@@ -66,15 +66,17 @@ run_in_scratch() {
 why() { case $1 in 124|137) echo "timeout";; *) echo "exit $1";; esac; }
 
 run_script() {  # run_script NAME PATH [LIVE]
-	local name=$1 path=$2 log=$RESULTS/logs/$1.log t rc
+	local name=$1 path=$2 log=$RESULTS/logs/$1.log t rc start
 	if [ ! -x "$path" ]; then
 		echo "--- $name: $path is missing or not executable"
 		result FAIL "$name"; return
 	fi
 	t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\) *$/\1/p' "$path" | head -n1)
 	announce "$name"
+	start=$SECONDS
 	run_in_scratch "$log" "${t:-${TEST_TIMEOUT:-300}}" "${3:-0}" "$path"
 	rc=$?
+	took "$name" "$start"
 	case $rc in
 	0) result PASS "$name" ;;
 	77) result SKIP "$name" ;;
@@ -97,8 +99,9 @@ run_scripts() {  # every executable DIR/*.sh, in name order
 # writes the test's output through an O_APPEND fd of /dev/stdout next to its
 # own, which, were stdout the log file itself, would write over it.
 run_selftest() {  # run_selftest COLLECTION BINARY
-	local coll=$1 b=$2 log=$RESULTS/logs/selftest-$2.log t=${TEST_TIMEOUT:-300} rc
+	local coll=$1 b=$2 log=$RESULTS/logs/selftest-$2.log t=${TEST_TIMEOUT:-300} rc start
 	announce "selftest/$b"
+	start=$SECONDS
 	# The runner writes to /dev/stdout, which the guest's bare devtmpfs
 	# lacks: without the link its output would go to a file of that name.
 	[ -L /dev/stdout ] || ln -sfn /proc/self/fd/1 /dev/stdout
@@ -107,6 +110,7 @@ run_selftest() {  # run_selftest COLLECTION BINARY
 		kselftest/run_kselftest.sh --override-timeout "$2" --test "$3" 2>&1 | cat' \
 		run-kselftest "$PROJECT/build/selftests" "$t" "$coll:$b"
 	rc=$?
+	took "selftest/$b" "$start"
 	parse_kselftest "$coll" "$b" "$log" $rc
 }
 
@@ -181,20 +185,45 @@ parse_kselftest() {
 	fi
 }
 
-# The loopfs and selftests suites in shards (check.sh boots them side by
-# side): with shard=N/M on the kernel command line, only every Mth of their
-# tests from the Nth on, in the order they run (the benchmark smoke run goes
-# to shard 1).
+# The loopfs suite in shards (check.sh boots them side by side): with
+# shard=N/M on the kernel command line, only the tests that fall to shard N
+# of M.  Tests go to shards longest first, each to the least loaded one
+# (their times in tests/durations.txt, 60 s for a test not listed there;
+# shard_bias=S1,S2,... books seconds that the shards' lanes spend in other
+# boots), so that every guest computes the same split.  Each test's time is
+# written to $RESULTS/durations.txt, in the format of tests/durations.txt.
 shard=${shard:-1/1}
 shard_n=${shard%/*} shard_m=${shard#*/}
 if ! [[ $shard_n =~ ^[1-9][0-9]*$ && $shard_m =~ ^[1-9][0-9]*$ ]] ||
 	[ "$shard_n" -gt "$shard_m" ]; then
 	echo "run-suite: bad shard=$shard (N/M, 1 <= N <= M)" >&2; exit 2
 fi
-shard_i=0
-mine() {  # mine: is the loopfs suite's next test in this shard?
-	shard_i=$((shard_i + 1))
-	[ $(((shard_i - 1) % shard_m + 1)) = "$shard_n" ]
+declare -A shard_of
+assign_shards() {  # assign_shards NAME...
+	local -A dur
+	local -a load
+	local n w i best
+	IFS=, read -ra load <<<"${shard_bias:-}"
+	for ((i = 0; i < shard_m; i++)); do
+		[[ ${load[i]:-} =~ ^[0-9]+$ ]] || load[i]=0
+	done
+	while read -r n w; do
+		[[ $n != \#* && $w =~ ^[0-9]+$ ]] && dur[$n]=$w
+	done < "$PROJECT/tests/durations.txt"
+	while read -r w n; do
+		best=0
+		for ((i = 1; i < shard_m; i++)); do
+			[ "${load[i]}" -lt "${load[best]}" ] && best=$i
+		done
+		shard_of[$n]=$((best + 1))
+		load[best]=$((load[best] + w))
+	done < <(for n; do echo "${dur[$n]:-60} $n"; done | sort -k1,1nr -k2,2)
+}
+mine() {  # mine NAME: does test NAME fall to this shard?
+	[ "$shard_m" = 1 ] || [ "${shard_of[$1]:-}" = "$shard_n" ]
+}
+took() {  # took NAME START: write NAME's time since START (SECONDS)
+	echo "$1 $((SECONDS - $2))" >> "$RESULTS/durations.txt"
 }
 # Every COLLECTION:BINARY that build-selftests.sh installed (in this shard).
 run_selftests() {
@@ -205,7 +234,7 @@ run_selftests() {
 	fi
 	mapfile -t entries < "$list"
 	for e in "${entries[@]}"; do
-		mine && run_selftest "${e%%:*}" "${e#*:}"
+		mine "selftest/${e#*:}" && run_selftest "${e%%:*}" "${e#*:}"
 	done
 }
 
@@ -226,13 +255,18 @@ run_selftest_path() {
 }
 
 run_loopfs() {
-	local f
+	local f names=() list=$PROJECT/build/selftests/kselftest-list.txt e
+	if [ "$shard_m" != 1 ]; then
+		while IFS= read -r e; do names+=("selftest/${e#*:}"); done < "$list"
+		for f in "$PROJECT"/tests/e2e/*.sh; do names+=("$(basename "$f" .sh)"); done
+		assign_shards "${names[@]}" bench-smoke
+	fi
 	run_selftests
 	for f in "$PROJECT"/tests/e2e/*.sh; do
-		[ -f "$f" ] && [ -x "$f" ] && mine &&
+		[ -f "$f" ] && [ -x "$f" ] && mine "$(basename "$f" .sh)" &&
 			run_script "$(basename "$f" .sh)" "$f"
 	done
-	[ "$shard_n" != 1 ] ||
+	! mine bench-smoke ||
 		run_script bench-smoke "$PROJECT/tests/bench/smoke.sh"
 }
 
