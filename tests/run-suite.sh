@@ -217,7 +217,8 @@ assign_shards() {  # assign_shards NAME...
 		done
 		shard_of[$n]=$((best + 1))
 		load[best]=$((load[best] + w))
-	done < <(for n; do echo "${dur[$n]:-60} $n"; done | sort -k1,1nr -k2,2)
+	# (a here-string, not a process substitution: the guest has no /dev/fd)
+	done <<<"$(for n; do echo "${dur[$n]:-60} $n"; done | sort -k1,1nr -k2,2)"
 }
 mine() {  # mine NAME: does test NAME fall to this shard?
 	[ "$shard_m" = 1 ] || [ "${shard_of[$1]:-}" = "$shard_n" ]
@@ -290,5 +291,6 @@ one=*)
 	done ;;
 *) echo "run-suite: unknown suite '$suite'" >&2; exit 2 ;;
 esac
-[ -s "$RESULTS/results.txt" ] || echo "run-suite: suite $suite ran no tests"
+# A suite (or shard) that ran nothing is a failure of the harness.
+[ -s "$RESULTS/results.txt" ] || result FAIL "run-suite/$suite-ran-no-tests"
 exit $failed
