@@ -28,7 +28,7 @@ SECS=${LOOPFS_STRESS_SECONDS:-40}
 SEED=${LOOPFS_STRESS_SEED:-$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $$ ))}
 read -r before </proc/sys/user/max_loop_devices
 info "loopfs-stress $SECS s, seed $SEED"
-"$STRESS" "$SECS" 3 "$SEED" >stress.out 2>&1
+"$STRESS" "$SECS" 3 "$SEED" 10 >stress.out 2>&1
 rc=$?
 print_file stress.out
 [ $rc -eq 0 ] || fail "loopfs-stress exited $rc (seed $SEED)"

@@ -3,7 +3,9 @@
  * loopfs-stress - concurrent use and teardown of loopfs instances (contract
  * clauses 6.1 and 6.3).
  *
- *   loopfs-stress SECONDS [THREADS [SEED]]
+ *   loopfs-stress SECONDS [THREADS [SEED [MIN_HOLDS]]]
+ *	(MIN_HOLDS: past SECONDS, run on until that many holds were taken,
+ *	up to 3 x SECONDS: a slow machine takes longer, it does not check less)
  *	8 loopfs instances, about half of them attached in a mount namespace
  *	of the tool's own (on directories in $TMPDIR), the others detached;
  *	THREADS (default 3) worker threads get a device
@@ -103,6 +105,17 @@ static struct {
 } st;
 static pthread_mutex_t st_lock = PTHREAD_MUTEX_INITIALIZER;
 #define COUNT(f) do { pthread_mutex_lock(&st_lock); st.f++; pthread_mutex_unlock(&st_lock); } while (0)
+
+/* Holds taken so far, of any kind. */
+static unsigned long holds_taken(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&st_lock);
+	n = st.taken[LT_HOLD_PATH] + st.taken[LT_HOLD_TREE] + st.taken[LT_HOLD_BIND];
+	pthread_mutex_unlock(&st_lock);
+	return n;
+}
 
 static void note_nr(int nr)
 {
@@ -659,13 +672,14 @@ int main(int argc, char **argv)
 	const char *td = getenv("TMPDIR");
 	pthread_t th[17];
 	int secs, nthreads = 3, i, n = 0, left, bad = 0;
+	unsigned long min_holds = 0;
 	uint64_t rs;
 	double t0, end;
 
 	if (argc >= 3 && !strcmp(argv[1], "--limit-check"))
 		return lt_limit_check(atoi(argv[2]), argv + 3, argc - 3);
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SECONDS [THREADS [SEED]] | --limit-check K [INDEX...]\n", argv[0]);
+		fprintf(stderr, "usage: %s SECONDS [THREADS [SEED [MIN_HOLDS]]] | --limit-check K [INDEX...]\n", argv[0]);
 		return 2;
 	}
 	secs = atoi(argv[1]);
@@ -675,6 +689,8 @@ int main(int argc, char **argv)
 		nthreads = 3;
 	if (argc > 3 && strtoull(argv[3], NULL, 0))
 		seed = strtoull(argv[3], NULL, 0);
+	if (argc > 4)
+		min_holds = strtoul(argv[4], NULL, 0);
 	rs = seed;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -704,7 +720,9 @@ int main(int argc, char **argv)
 	pthread_create(&th[n++], NULL, reader, NULL);
 	pthread_create(&th[n++], NULL, recycler, NULL);
 	pthread_create(&th[n++], NULL, holder, NULL);
-	while (lt_now() - t0 < secs)
+	/* a slow machine runs longer (up to 3 x SECONDS) for MIN_HOLDS */
+	while (lt_now() - t0 < secs ||
+	       (holds_taken() < min_holds && lt_now() - t0 < 3.0 * secs))
 		lt_sleep_ms(100);
 	stop = 1;
 	for (i = 0; i < n; i++)
