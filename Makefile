@@ -15,6 +15,7 @@ CFLAGS ?= -O2
 # The kernel builds use every core themselves; keep make's own steps ordered.
 .NOTPARALLEL:
 .PHONY: all deps base tree patches src kernels kernel-loopfs kernel-stock \
+	kernel-bench-loopfs kernel-bench-stock \
 	selftests userspace install check demo shell one soak bench series-check \
 	clean
 
@@ -46,6 +47,16 @@ kernel-stock: src
 		configs/guest.config configs/loopfs-off.config
 
 kernels: kernel-loopfs kernel-stock
+
+# The benchmark kernels (make bench only): no debugging options; loopfs on
+# and off, otherwise the same.
+kernel-bench-loopfs: src
+	scripts/build-kernel.sh $(KSRC) build/kernel-bench-loopfs \
+		configs/guest.config configs/bench.config configs/bench-loopfs.config
+
+kernel-bench-stock: src
+	scripts/build-kernel.sh $(KSRC) build/kernel-bench-stock \
+		configs/guest.config configs/bench.config configs/bench-stock.config
 
 selftests: src
 	scripts/build-selftests.sh
@@ -105,19 +116,18 @@ one:
 	@cat build/results/one/results.txt
 	scripts/logcheck.sh build/results/one/console.log
 
-# The long runs kept out of check, each in one boot of the loopfs kernel:
-# soak (tests/soak/: the instance cycles test with its long budget) and
-# bench (every benchmark in tests/bench/, the isolation one too; check runs
-# only the smoke one).  Results in build/results/soak/, build/results/bench/.
+# The long runs kept out of check.  soak: tests/soak/ (the instance cycles
+# test with its long budget) in one boot of the loopfs kernel, results in
+# build/results/soak/.  bench: every benchmark in tests/bench/ (check runs
+# only the smoke one) on the two benchmark kernels, loopfs and stock, then
+# the table, plots and report in build/bench/ (scripts/bench.sh).
 soak: kernel-loopfs selftests userspace
 	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/soak soak 7200
 	@cat build/results/soak/results.txt
 	scripts/logcheck.sh build/results/soak/console.log
 
-bench: kernel-loopfs selftests userspace
-	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/bench bench 7200
-	@cat build/results/bench/results.txt
-	scripts/logcheck.sh build/results/bench/console.log
+bench: deps kernel-bench-loopfs kernel-bench-stock selftests userspace
+	scripts/bench.sh
 
 # Before the series is sent (not part of check): every commit of build/tree
 # builds with loopfs on and off and passes checkpatch --strict; HEAD passes

@@ -653,6 +653,49 @@ bench_require() {
 	raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
 }
 
+# bench_require_any CMD...: as bench_require, for a benchmark that also runs
+# on a kernel without loopfs (it measures the host's devices there): sets
+# HAVE_LOOPFS (1 or 0)
+bench_require_any() {
+	local c
+	[ "$EUID" = 0 ] || cannot_run "needs root"
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
+	done
+	[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
+	HAVE_LOOPFS=0
+	if loopfs_available; then
+		HAVE_LOOPFS=1
+		raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+	fi
+}
+
+# stats V...: the median of the numbers V and their noise, half their spread
+# (max - min) over the median, in percent; prints "MEDIAN NOISE" (NA NA for
+# no number).  A benchmark takes one V per round, a ratio measured within
+# the round, the rounds interleaving what is compared.
+stats() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "NA NA"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.4g %.1f\n", m, m > 0 ? (v[NR] - v[1]) / 2 / m * 100 : 0
+		}'
+}
+
+# table KEY WHAT VALUE NOISE AIM [NOTE]: a row of the table make bench
+# writes (scripts/bench-report.sh): KEY names the row across kernels, WHAT
+# says what was measured, AIM is "<=X", ">=X" or "-" (reported only)
+table() {
+	emit "table|$1|$2|$3|$4|$5|${6:-}"
+}
+
+# curve PLOT TITLE XLABEL YLABEL SERIES X Y: a point of one of make bench's
+# plots (one plot per PLOT, one line per SERIES, from every kernel's boot)
+curve() {
+	emit "curve|$1|$2|$3|$4|$5|$6|$7"
+}
+
 # bench_output NAME: emit writes to $RESULTS/NAME too (emptied first), when
 # $RESULTS is a writable directory
 BENCH_OUT=
