@@ -11,6 +11,8 @@ pkgs=(linux-source-6.12 qemu-system-x86 bc bison flex libelf-dev libssl-dev
 # recommend (bridges, dnsmasq, lxcfs, templates: not used here), but with
 # uidmap (newuidmap, which LXC uses when it is there).
 bare=(runc lxc uidmap)
+# make bench: the image build benchmark's fuse2fs and the plots' gnuplot.
+bare+=(fuse2fs gnuplot-nox)
 not_installed() {
 	local p st
 	for p in "$@"; do
