@@ -6,6 +6,7 @@
 # result directories and writes to OUTDIR:
 #   table.md    one row per figure and kernel: value, noise, aim, met or not
 #   PLOT.svg    one plot per curve name (gnuplot), a line per kernel and series
+#               (a log scale y axis when the y label says "log scale")
 #   PLOT.dat    the points behind it
 #   report.md   what ran (kernels, command), the table, the plots
 # A key starting with "xk_" is a figure to compare across the two kernels
@@ -94,6 +95,8 @@ for p in $plots; do
 		i=$((i + 1))
 	done < <(awk -F'|' '{ print $1 ": " $6 }' "$out/$p.tmp" | sort -u)
 	rm -f "$out/$p.tmp"
+	logy=
+	case $ylabel in *"log scale"*) logy="set logscale y" ;; esac
 	gnuplot <<-EOF || rc=1
 		set terminal svg size 800,500 dynamic
 		set output '$out/$p.svg'
@@ -102,6 +105,7 @@ for p in $plots; do
 		set ylabel "$ylabel"
 		set key top left
 		set grid
+		$logy
 		plot $plot
 	EOF
 done
