@@ -116,15 +116,14 @@ one:
 	@cat build/results/one/results.txt
 	scripts/logcheck.sh build/results/one/console.log
 
-# The long runs kept out of check.  soak: tests/soak/ (the instance cycles
-# test with its long budget) in one boot of the loopfs kernel, results in
-# build/results/soak/.  bench: every benchmark in tests/bench/ (check runs
+# The long runs kept out of check.  soak: tests/soak/ (the fuzzer for a
+# million operations, 10,000 full instance cycles, the half-hour stress run)
+# on the benchmark kernel and on the debugging kernel side by side
+# (scripts/soak.sh), results in build/results/soak-*/.  bench: every benchmark in tests/bench/ (check runs
 # only the smoke one) on the two benchmark kernels, loopfs and stock, then
 # the table, plots and report in build/bench/ (scripts/bench.sh).
-soak: kernel-loopfs selftests userspace
-	scripts/run-guest.sh build/kernel-loopfs/$(IMAGE) build/results/soak soak 7200
-	@cat build/results/soak/results.txt
-	scripts/logcheck.sh build/results/soak/console.log
+soak: deps kernel-loopfs kernel-bench-loopfs selftests userspace
+	scripts/soak.sh
 
 bench: deps kernel-bench-loopfs kernel-bench-stock selftests userspace
 	scripts/bench.sh

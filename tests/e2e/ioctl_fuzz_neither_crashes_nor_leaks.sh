@@ -22,6 +22,9 @@
 # fresh instance, and on a charge not given back (max_loop_devices=3 in a
 # fresh instance: exactly 3 devices, and partitions charged).  The guest log
 # must stay free of splats (logcheck).  LOOPFS_FUZZ_SEED=S repeats a run.
+# Knobs (make soak's long run sets them): LOOPFS_FUZZ_OPS (8000),
+# LOOPFS_FUZZ_SECONDS (90: a backstop for a slower machine, the tool says
+# when it stopped early), LOOPFS_FUZZ_MIN (2000: ops that must be done).
 . "$(dirname "$0")/../lib.sh"
 
 require_root
@@ -30,11 +33,13 @@ FUZZ=$PROJECT/build/tools/loopfs-fuzz
 [ -x "$FUZZ" ] || skip "not built: $FUZZ (scripts/build-selftests.sh)"
 
 OPS=${LOOPFS_FUZZ_OPS:-8000}
+SECS=${LOOPFS_FUZZ_SECONDS:-90}
+MIN=${LOOPFS_FUZZ_MIN:-2000}
 SEED=${LOOPFS_FUZZ_SEED:-$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $$ ))}
-# the op count bounds the run; 90 s is a backstop for a slower machine
-# (the tool says when it stopped early; 2000 ops at least must be done)
+# the op count bounds the run; SECS is a backstop for a slower machine
+# (the tool says when it stopped early; MIN ops at least must be done)
 info "loopfs-fuzz $OPS ops, seed $SEED"
-"$FUZZ" "$OPS" "$SEED" 90 >fuzz.out 2>&1
+"$FUZZ" "$OPS" "$SEED" "$SECS" >fuzz.out 2>&1
 rc=$?
 print_file fuzz.out
 [ $rc -eq 0 ] || fail "loopfs-fuzz exited $rc (seed $SEED): see above"
@@ -42,7 +47,7 @@ line=$(file_last_match fuzz.out '^fuzz: [0-9]+ ops, seed') || fail "no summary l
 n=${line#fuzz: }
 n=${n%% *}
 assert_num "$n" "ops done"
-[ "$n" -ge 2000 ] || fail "only $n ops done (seed $SEED)"
+[ "$n" -ge "$MIN" ] || fail "only $n ops done, $MIN wanted (seed $SEED)"
 ok "$n fuzz ops, seed $SEED"
 case $line in
 *EINVAL=*) ok "errno histogram printed" ;;
