@@ -675,11 +675,11 @@ bench_require_any() {
 # no number).  A benchmark takes one V per round, a ratio measured within
 # the round, the rounds interleaving what is compared.
 stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+	printf '%s\n' "$@" | sort -g | awk 'NF { v[++n] = $1 }
 		END {
-			if (NR == 0) { print "NA NA"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.4g %.1f\n", m, m > 0 ? (v[NR] - v[1]) / 2 / m * 100 : 0
+			if (n == 0) { print "NA NA"; exit }
+			m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+			printf "%.4g %.1f\n", m, (m > 0 ? (v[n] - v[1]) / 2 / m * 100 : 0)
 		}'
 }
 
