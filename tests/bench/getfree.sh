@@ -14,9 +14,10 @@
 #             host's own (the devices there before are bound too, so that
 #             none below is free).
 # At each level (on the way up and on the way down) BENCH_GETFREE_ROUNDS
-# rounds time BENCH_GETFREE_OPS GET_FREE calls and as many getppid() calls
-# (tests/tools/getfree-bench.c); a round's figure is their quotient, so
-# that the machine's speed of the moment cancels.  The value at a level is
+# rounds each call GET_FREE for BENCH_GETFREE_MS milliseconds, then
+# getppid() for as long (tests/tools/getfree-bench.c); a round's figure is
+# the quotient of their times per call, so that the machine's speed of the
+# moment cancels.  The value at a level is
 # the median of its rounds' figures over the median at level 0, its noise
 # their spread (stats in lib.sh).
 #
@@ -27,7 +28,7 @@
 #
 # Knobs: BENCH_GETFREE_LEVELS ("0 250 500 1000 2000 3000 4000"; commas for
 # spaces on a kernel command line),
-# BENCH_GETFREE_OPS (2000), BENCH_GETFREE_ROUNDS (5), BENCH_ADDERS (2),
+# BENCH_GETFREE_MS (200), BENCH_GETFREE_ROUNDS (5), BENCH_ADDERS (2),
 # BENCH_REMOVERS (16).  Output to $RESULTS/bench-getfree.txt.
 . "$(dirname "$0")/../lib.sh"
 
@@ -36,7 +37,7 @@ GFB=${GFB:-$PROJECT/build/tools/getfree-bench}
 bench_require_any split sort awk
 
 LEVELS=${BENCH_GETFREE_LEVELS:-"0 250 500 1000 2000 3000 4000"}
-OPS=${BENCH_GETFREE_OPS:-2000}
+MS=${BENCH_GETFREE_MS:-200}
 ROUNDS=${BENCH_GETFREE_ROUNDS:-5}
 PAR=${BENCH_ADDERS:-2}
 RPAR=${BENCH_REMOVERS:-16}
@@ -102,7 +103,7 @@ ramp_cleanup() {
 # quotient appended to $SCRATCH/LABEL.q as "LEVEL Q"
 measure() {
 	local out
-	out=$("$GFB" rounds "$BENCH_CTL" "$OPS" "$ROUNDS") ||
+	out=$("$GFB" rounds "$BENCH_CTL" "$MS" "$ROUNDS") ||
 		cannot_run "GET_FREE rounds at level $1 ($LABEL)"
 	case $out in
 	*"dev=$BENCH_DEV"*) ;;

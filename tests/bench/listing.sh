@@ -12,7 +12,8 @@
 # its end, a file read to its end), the paths in a different order each
 # round; a round's figure for a path is its time over the time of the
 # control, /proc/version (a seq_file that walks no device: the same code on
-# both kernels), read in the same round.  The value is the median of the
+# both kernels), read BENCH_LISTING_CONTROL_OPS times before and after the
+# paths in the same round (the mean of the two).  The value is the median of the
 # rounds' figures, the noise their spread (stats in lib.sh).
 #
 # The two kernels boot one after the other, so each figure here is
@@ -22,6 +23,7 @@
 # list the same.
 #
 # Knobs: BENCH_LISTING_DEVICES (4000), BENCH_LISTING_OPS (20),
+# BENCH_LISTING_CONTROL_OPS (2000),
 # BENCH_LISTING_ROUNDS (7), BENCH_ADDERS (2), BENCH_REMOVERS (16).
 # Output to $RESULTS/bench-listing.txt.
 . "$(dirname "$0")/../lib.sh"
@@ -34,6 +36,7 @@ bench_require_any split sort awk
 
 N=${BENCH_LISTING_DEVICES:-4000}
 OPS=${BENCH_LISTING_OPS:-20}
+CTL_OPS=${BENCH_LISTING_CONTROL_OPS:-2000}
 ROUNDS=${BENCH_LISTING_ROUNDS:-7}
 PAR=${BENCH_ADDERS:-2}
 RPAR=${BENCH_REMOVERS:-16}
@@ -76,7 +79,9 @@ for ((r = 0; r < ROUNDS; r++)); do
 	for ((i = 0; i < ${#paths[@]}; i++)); do
 		order+=("${paths[(i + r) % ${#paths[@]}]}")
 	done
-	"$ISOBENCH" read "$OPS" 1 /proc/version "${order[@]}" /proc/version >"$SCRATCH/r.out" ||
+	{ "$ISOBENCH" read "$CTL_OPS" 1 /proc/version &&
+		"$ISOBENCH" read "$OPS" 1 "${order[@]}" &&
+		"$ISOBENCH" read "$CTL_OPS" 1 /proc/version; } >"$SCRATCH/r.out" ||
 		cannot_run "isobench read, round $r"
 	# the control: the mean of its two reads, before and after the others
 	awk -v r="$r" '

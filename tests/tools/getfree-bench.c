@@ -2,13 +2,15 @@
 /*
  * getfree-bench - the timed loops and bulk binds of tests/bench/getfree.sh.
  *
- *   getfree-bench rounds CONTROL COUNT ROUNDS
+ *   getfree-bench rounds CONTROL MILLISECONDS ROUNDS
  *       One LOOP_CTL_GET_FREE on the loop-control node CONTROL to warm up,
- *       then ROUNDS rounds, each COUNT timed GET_FREE calls followed by
- *       COUNT timed calls of a control (getppid(): a system call that
+ *       then ROUNDS rounds, each GET_FREE calls for MILLISECONDS followed
+ *       by calls of a control for as long (getppid(): a system call that
  *       looks at no device, to see how fast the machine runs just then).
- *       Every GET_FREE must return the same device.  Prints a line a round:
- *           getfree_ns=X control_ns=Y dev=N     (ns per call)
+ *       A round lasts as long whatever a call costs, so that a slow
+ *       GET_FREE is timed over as many timer ticks as a fast one.  Every
+ *       GET_FREE must return the same device.  Prints a line a round:
+ *           getfree_ns=X control_ns=Y dev=N calls=C  (ns per call)
  *   getfree-bench bind DIR FILE
  *       For each number N read from standard input (one a line):
  *       LOOP_CONFIGURE of DIR/loopN to FILE (read-only, no flags).
@@ -25,17 +27,44 @@
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: getfree-bench rounds CONTROL COUNT ROUNDS\n"
+		"usage: getfree-bench rounds CONTROL MILLISECONDS ROUNDS\n"
 		"       getfree-bench bind DIR FILE   (numbers on stdin)\n"
 		"       getfree-bench unbind DIR      (numbers on stdin)\n");
 	return 2;
 }
 
-static int rounds(const char *control, long count, long nr)
+/* calls of GET_FREE on @fd (@dev expected) or of getppid() (@fd < 0) for @ns */
+static long timed_calls(int fd, int dev, long long ns, long long *took)
 {
-	long long t0, gf, ctl;
-	long i, r;
-	int fd, dev, ret;
+	long long t0 = lt_now_ns(), t;
+	long calls = 0;
+	int i, ret;
+
+	do {
+		for (i = 0; i < 16; i++) {
+			if (fd < 0) {
+				syscall(SYS_getppid);
+				continue;
+			}
+			ret = ioctl(fd, LOOP_CTL_GET_FREE);
+			if (ret != dev) {
+				fprintf(stderr, "getfree-bench: GET_FREE gave %d, then %d (%s)\n",
+					dev, ret, ret < 0 ? strerror(errno) : "another device");
+				return -1;
+			}
+		}
+		calls += 16;
+		t = lt_now_ns() - t0;
+	} while (t < ns);
+	*took = t;
+	return calls;
+}
+
+static int rounds(const char *control, long ms, long nr)
+{
+	long long gf, ctl;
+	long r, n, nc;
+	int fd, dev;
 
 	fd = open(control, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -48,22 +77,12 @@ static int rounds(const char *control, long count, long nr)
 		return 1;
 	}
 	for (r = 0; r < nr; r++) {
-		t0 = lt_now_ns();
-		for (i = 0; i < count; i++) {
-			ret = ioctl(fd, LOOP_CTL_GET_FREE);
-			if (ret != dev) {
-				fprintf(stderr, "getfree-bench: GET_FREE gave %d, then %d (%s)\n",
-					dev, ret, ret < 0 ? strerror(errno) : "another device");
-				return 1;
-			}
-		}
-		gf = lt_now_ns() - t0;
-		t0 = lt_now_ns();
-		for (i = 0; i < count; i++)
-			syscall(SYS_getppid);
-		ctl = lt_now_ns() - t0;
-		printf("getfree_ns=%.1f control_ns=%.1f dev=%d\n",
-		       (double)gf / count, (double)ctl / count, dev);
+		n = timed_calls(fd, dev, ms * 1000000LL, &gf);
+		if (n < 0)
+			return 1;
+		nc = timed_calls(-1, 0, ms * 1000000LL, &ctl);
+		printf("getfree_ns=%.1f control_ns=%.1f dev=%d calls=%ld\n",
+		       (double)gf / n, (double)ctl / nc, dev, n);
 	}
 	close(fd);
 	return 0;
@@ -123,16 +142,16 @@ static int each_device(const char *dir, const char *file)
 int main(int argc, char **argv)
 {
 	char *end;
-	long count, nr;
+	long ms, nr;
 
 	if (argc == 5 && !strcmp(argv[1], "rounds")) {
-		count = strtol(argv[3], &end, 10);
-		if (*end || count < 1)
+		ms = strtol(argv[3], &end, 10);
+		if (*end || ms < 1)
 			return usage();
 		nr = strtol(argv[4], &end, 10);
 		if (*end || nr < 1)
 			return usage();
-		return rounds(argv[2], count, nr);
+		return rounds(argv[2], ms, nr);
 	}
 	if (argc == 4 && !strcmp(argv[1], "bind"))
 		return each_device(argv[2], argv[3]);
