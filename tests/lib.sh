@@ -643,14 +643,8 @@ cannot_run() {
 # bench_require CMD...: real root, the commands CMD, loopctl and loopfs;
 # max_loop_devices raised to 100000 until the benchmark ends
 bench_require() {
-	local c
-	[ "$EUID" = 0 ] || cannot_run "needs root"
-	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || cannot_run "missing tool: $c"
-	done
-	[ -x "$LOOPCTL" ] || cannot_run "loopctl tool not built: $LOOPCTL"
-	loopfs_available || cannot_run "loopfs not in /proc/filesystems"
-	raise_max_loop_devices 100000 || cannot_run "cannot raise max_loop_devices"
+	bench_require_any "$@"
+	[ "$HAVE_LOOPFS" = 1 ] || cannot_run "loopfs not in /proc/filesystems"
 }
 
 # bench_require_any CMD...: as bench_require, for a benchmark that also runs
