@@ -115,8 +115,8 @@ if [ -n "$CPU" ]; then
 fi
 
 # ----------------------------------------------------------------- rounds
-# jobs ROUND: the job file of a round
-jobs() {
+# job_file ROUND: the job file of a round
+job_file() {
 	local name rw bs eng qd k who dev sw a=inst b=host
 	[ $(($1 % 2)) -eq 0 ] || a=host b=inst
 	printf '[global]\ndirect=1\nsize=%sM\nruntime=%sms\ntime_based\nthread\nnorandommap\n' \
@@ -184,7 +184,7 @@ parse() {
 
 declare -A RAT BRAT IBW HBW ILAT HLAT
 for ((r = 0; r < ROUNDS; r++)); do
-	jobs "$r" >io.fio
+	job_file "$r" >io.fio
 	fio --output-format=json io.fio >fio.json 2>fio.err ||
 		{ print_file fio.err >&2; cannot_run "fio (round $r)"; }
 	res=$(parse fio.json) || cannot_run "reading fio's output (round $r)"
