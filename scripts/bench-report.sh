@@ -38,14 +38,17 @@ for k in loopfs stock; do
 	[ $found = 1 ] || { echo "bench-report: no figures in $d" >&2; rc=1; }
 done
 
-# verdict VALUE AIM: met, MISSED or "-"
+# verdict VALUE AIM [NOISE]: met, MISSED or "-"; "(noisy)" added where the
+# noise (percent) exceeds 10: the figure cannot tell
 verdict() {
-	awk -v v="$1" -v a="$2" 'BEGIN {
+	awk -v v="$1" -v a="$2" -v n="${3:-0}" 'BEGIN {
 		if (a == "-" || a == "" || v !~ /^[0-9.]+$/) { print "-"; exit }
 		op = substr(a, 1, 2); x = substr(a, 3) + 0
-		if (op == "<=") print (v + 0 <= x) ? "met" : "MISSED"
-		else if (op == ">=") print (v + 0 >= x) ? "met" : "MISSED"
-		else print "-"
+		if (op == "<=") r = (v + 0 <= x) ? "met" : "MISSED"
+		else if (op == ">=") r = (v + 0 >= x) ? "met" : "MISSED"
+		else r = "-"
+		if (r != "-" && n + 0 > 10) r = r " (noisy)"
+		print r
 	}'
 }
 
@@ -54,8 +57,8 @@ verdict() {
 	echo "|---|---|---|---|---|---|"
 	while IFS='|' read -r k key what value noise aim note; do
 		case $key in xk_*) continue ;; esac
-		v=$(verdict "$value" "$aim")
-		[ "$v" = MISSED ] && rc=1
+		v=$(verdict "$value" "$aim" "$noise")
+		case $v in MISSED*) rc=1 ;; esac
 		echo "| $what${note:+ ($note)} \`$key\` | $k | $value | $noise | $aim | $v |"
 	done <"$rows"
 	# cross-kernel figures: loopfs over stock
@@ -70,8 +73,8 @@ verdict() {
 		fi
 		r=$(awk -v a="$value" -v b="${s%%|*}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "NA" }')
 		n=$(awk -v a="$noise" -v b="${s#*|}" 'BEGIN { printf "%.1f", a + b }')
-		v=$(verdict "$r" "$aim")
-		[ "$v" = MISSED ] && rc=1
+		v=$(verdict "$r" "$aim" "$n")
+		case $v in MISSED*) rc=1 ;; esac
 		echo "| $what${note:+ ($note)} \`$key\` | loopfs/stock | $r | $n | $aim | $v |"
 	done <"$rows"
 } >"$out/table.md"
